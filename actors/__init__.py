@@ -1,0 +1,1 @@
+"""actors: see README.md, Architecture."""

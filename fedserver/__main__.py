@@ -1,0 +1,7 @@
+"""`python -m fedserver` is the `fedserver` command."""
+
+import sys
+
+from fedserver.cli import main
+
+sys.exit(main())

@@ -1,0 +1,112 @@
+"""The application factory: the one place where the packages are put together.
+
+A request flows: trusted-proxy middleware (when configured) → error middleware → a
+handler from one feature package's route table → the store and/or pure builders →
+a JSON, activity+json or HTML response. Resources (database, HTTP client, instance actor
+keys) are opened and closed by cleanup contexts, in the order they are appended.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+from aiohttp.abc import AbstractResolver
+from aiohttp.typedefs import Middleware
+
+import actors.views
+import outbox.views
+import webfinger.views
+from fedserver import __version__, pages
+from fedserver.appkeys import (
+    clock_key,
+    config_key,
+    http_client_key,
+    ids_key,
+    instance_actor_key,
+    store_key,
+    templates_key,
+)
+from fedserver.config import Config
+from fedserver.db import Store
+from fedserver.http import FetchPolicy, http_ctx
+from fedserver.ids import Clock, IdGenerator, utc_now
+from fedserver.instance_actor import InstanceActor
+from fedserver.keypairs import generate_keypairs, signing_keys_from
+from fedserver.middleware import error_middleware, trusted_proxy_middleware
+from fedserver.urls import LocalUrls
+
+
+def create_app(
+    config: Config,
+    *,
+    resolver: AbstractResolver | None = None,
+    clock: Clock = utc_now,
+) -> web.Application:
+    """Build the server. `resolver` (tests: a fake DNS) goes to the guarded HTTP client;
+    `clock` is the only source of the current time."""
+    middlewares: list[Middleware] = [error_middleware]
+    if config.server.trusted_proxies:
+        middlewares.insert(0, trusted_proxy_middleware(config.server.trusted_proxies))
+    app = web.Application(middlewares=middlewares, client_max_size=config.limits.max_body_bytes)
+    app[config_key] = config
+    app[clock_key] = clock
+    app[ids_key] = IdGenerator(clock)
+    app[templates_key] = pages.create_templates()
+
+    app.cleanup_ctx.append(store_ctx)
+    app.cleanup_ctx.append(instance_actor_ctx)
+    app.cleanup_ctx.append(http_ctx(fetch_policy(config), http_client_key, resolver))
+
+    app.add_routes(pages.routes)
+    app.add_routes(webfinger.views.routes)
+    app.add_routes(actors.views.routes)
+    app.add_routes(outbox.views.routes)
+    app.router.add_static("/static", pages.STATIC_DIR, name="static")
+    return app
+
+
+def fetch_policy(config: Config) -> FetchPolicy:
+    federation = config.federation
+    return FetchPolicy(
+        allow_http=federation.allow_http,
+        allow_private_addresses=federation.allow_private_addresses,
+        timeout_seconds=federation.fetch_timeout_seconds,
+        max_document_bytes=federation.max_fetched_document_bytes,
+        user_agent=f"fedserver/{__version__} (+{config.base_url}/)",
+    )
+
+
+async def store_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Open the database and apply pending migrations before serving."""
+    store = await Store.open(app[config_key].database.path)
+    try:
+        await store.migrate()
+        app[store_key] = store
+        yield
+    finally:
+        await store.close()
+
+
+async def instance_actor_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Load the instance actor's keys, generating them on the very first start."""
+    store = app[store_key]
+    config = app[config_key]
+    rows = await store.accounts.keypairs(None)
+    if not rows:
+        generated = await asyncio.to_thread(generate_keypairs)
+        new_id = app[ids_key]
+        await store.accounts.add_instance_keypairs(
+            [(new_id(), k.kind, k.private_key_pem, k.public_key_pem) for k in generated],
+            app[clock_key](),
+        )
+        rows = await store.accounts.keypairs(None)
+    urls = LocalUrls(config.base_url)
+    app[instance_actor_key] = InstanceActor(
+        uri=urls.instance_actor(),
+        key_id=urls.instance_main_key(),
+        username=config.instance.host,
+        keys=signing_keys_from(rows),
+    )
+    yield

@@ -1,0 +1,25 @@
+"""Every typed application key, in one place ("appkeys": an AP server is full of crypto keys).
+
+Keys are set only by `fedserver.app.create_app` and its cleanup contexts; handlers read
+`request.app[store_key]` and mypy knows the type. See aiohttp's "Data Sharing aka No
+Singletons Please".
+"""
+
+from __future__ import annotations
+
+import jinja2
+from aiohttp import web
+
+from fedserver.config import Config
+from fedserver.db import Store
+from fedserver.http import HttpClient
+from fedserver.ids import Clock, IdGenerator
+from fedserver.instance_actor import InstanceActor
+
+config_key = web.AppKey("config", Config)
+store_key = web.AppKey("store", Store)
+http_client_key = web.AppKey("http_client", HttpClient)
+templates_key = web.AppKey("templates", jinja2.Environment)
+clock_key: web.AppKey[Clock] = web.AppKey("clock")
+ids_key = web.AppKey("ids", IdGenerator)
+instance_actor_key = web.AppKey("instance_actor", InstanceActor)

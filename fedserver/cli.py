@@ -1,0 +1,216 @@
+"""The `fedserver` command: serve, migrate, check the config, and manage users.
+
+`main(argv)` is the only place that reads the config file and the environment, starts the
+event loop or the server. Expected errors (a bad config, a taken username) print one clear
+line per problem and exit with status 2; bugs still show a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import ssl
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
+
+from aiohttp import web
+
+from actors.service import create_user, existing_user
+from fedserver import __version__
+from fedserver.app import create_app
+from fedserver.config import Config, ConfigError, config_path_from, load_config
+from fedserver.db import Store
+from fedserver.errors import FedError
+from fedserver.ids import IdGenerator, utc_now
+from fedserver.passwords import generate_password
+
+EXIT_USAGE = 2
+T = TypeVar("T")
+
+
+class CommandError(Exception):
+    """An expected failure of a command, printed as one line."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fedserver", description="A federated ActivityPub server."
+    )
+    parser.add_argument("--version", action="version", version=f"fedserver {__version__}")
+    parser.add_argument(
+        "--config",
+        metavar="PATH",
+        help="the config file (default: $FEDSERVER_CONFIG, else ./config.toml)",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.add_parser("serve", help="migrate the database and serve")
+    commands.add_parser("migrate", help="apply pending database migrations")
+    commands.add_parser("check-config", help="validate the config file and report every problem")
+
+    user = commands.add_parser("user", help="manage local users").add_subparsers(
+        dest="user_command", required=True, metavar="ACTION"
+    )
+    create = user.add_parser("create", help="create a user (prints a password if none given)")
+    create.add_argument("name", help="the username, as in @name@domain")
+    create.add_argument("--password", help="the password (default: a generated one, printed)")
+    create.add_argument("--email", help="the e-mail address the user signs in with")
+    create.add_argument("--admin", action="store_true", help="make the user an administrator")
+    user.add_parser("list", help="list local users")
+    for action, text in (
+        ("delete", "delete a user; the name stays reserved"),
+        ("promote", "make a user an administrator"),
+        ("demote", "take administrator rights away"),
+    ):
+        user.add_parser(action, help=text).add_argument("name", help="the username")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    path = config_path_from(args.config, os.environ)
+    try:
+        config = load_config(path)
+        config_file_problems(config)
+        return run_command(args, config)
+    except ConfigError as exc:
+        print(f"fedserver: invalid config {exc.source}:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    except (CommandError, FedError) as exc:
+        print(f"fedserver: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def config_file_problems(config: Config) -> None:
+    """Checks that need the file system, made at start (and by check-config)."""
+    problems = []
+    for key, file in (
+        ("server.tls_certificate", config.server.tls_certificate),
+        ("server.tls_key", config.server.tls_key),
+    ):
+        if file is not None and not file.is_file():
+            problems.append(f"{key}: no such file {str(file)!r}")
+    parent = config.database.path.parent
+    if parent.exists() and not os.access(parent, os.W_OK):
+        problems.append(f"database.path: directory {str(parent)!r} is not writable")
+    if problems:
+        raise ConfigError(config.source, problems)
+
+
+def run_command(args: argparse.Namespace, config: Config) -> int:
+    if args.command == "check-config":
+        print(f"{config.source}: OK ({config.base_url}, database {config.database.path})")
+        return 0
+    if args.command == "serve":
+        return serve(config)
+    if args.command == "migrate":
+        applied = with_store(config, lambda store: store.migrate())
+        print("applied " + ", ".join(applied) if applied else "database is up to date")
+        return 0
+    if args.command == "user":
+        return user_command(args, config)
+    raise AssertionError(f"unhandled command {args.command}")  # argparse prevents this
+
+
+def with_store(config: Config, work: Callable[[Store], Awaitable[T]]) -> T:
+    """Open and migrate the database, run `work`, close it."""
+
+    async def run() -> T:
+        store = await Store.open(config.database.path)
+        try:
+            await store.migrate()
+            return await work(store)
+        finally:
+            await store.close()
+
+    return asyncio.run(run())
+
+
+def user_command(args: argparse.Namespace, config: Config) -> int:
+    action = args.user_command
+    if action == "create":
+        password = args.password or generate_password()
+
+        async def create(store: Store) -> None:
+            await create_user(
+                store,
+                IdGenerator(),
+                utc_now(),
+                username=args.name,
+                password=password,
+                email=args.email,
+                is_admin=args.admin,
+                approved=True,
+                reserved={config.instance.host.lower()},
+            )
+
+        with_store(config, create)
+        print(f"created @{args.name}@{config.domain}" + (" (admin)" if args.admin else ""))
+        if not args.password:
+            print(f"password: {password}")
+        print(f"profile: {config.base_url}/@{args.name}")
+        return 0
+    if action == "list":
+        users = with_store(config, lambda store: store.accounts.local_users())
+        if not users:
+            print("no users yet: create one with `fedserver user create NAME`")
+        for user in users:
+            flags = [
+                flag
+                for flag, on in (
+                    ("admin", user.user.is_admin),
+                    ("deleted", user.account.is_deleted),
+                    ("awaiting approval", not user.user.approved),
+                )
+                if on
+            ]
+            email = user.user.email or "-"
+            print(f"{user.username}\t{email}\t{', '.join(flags)}".rstrip())
+        return 0
+
+    async def change(store: Store) -> None:
+        user = await existing_user(store, args.name)
+        if action == "delete":
+            await store.accounts.mark_deleted(user.account.id, utc_now())
+        else:
+            await store.accounts.set_admin(user.account.id, action == "promote")
+
+    with_store(config, change)
+    print(
+        {"delete": "deleted", "promote": "promoted", "demote": "demoted"}[action] + f" {args.name}"
+    )
+    return 0
+
+
+def serve(config: Config) -> int:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    ssl_context = None
+    if config.server.tls_certificate and config.server.tls_key:
+        ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ssl_context.load_cert_chain(config.server.tls_certificate, config.server.tls_key)
+    scheme = "https" if ssl_context else "http"
+    listen = f"{scheme}://{config.server.host}:{config.server.port}"
+    print(f"fedserver {__version__} serving {config.base_url} on {listen}")
+    print(
+        "next: create the first account with\n"
+        f"  .venv/bin/fedserver --config {config.source} user create NAME --admin\n"
+        f"then open {listen}/@NAME. Stop with Ctrl-C.",
+        flush=True,
+    )
+    try:
+        web.run_app(
+            create_app(config),
+            host=config.server.host,
+            port=config.server.port,
+            ssl_context=ssl_context,
+            print=None,
+        )
+    except OSError as exc:
+        raise CommandError(f"cannot listen on {listen}: {exc.strerror}") from None
+    return 0

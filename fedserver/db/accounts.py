@@ -1,0 +1,217 @@
+"""Accounts, local users and key pairs."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from fedserver.db.database import Database, is_unique_violation
+from fedserver.db.rows import AccountRow, KeyPairRow, LocalUser, UsageStats, UserRow
+from fedserver.errors import Conflict
+from fedserver.ids import isoformat, parse_isoformat
+
+_LOCAL_USER_SELECT = """
+    SELECT a.*, u.id AS user_id, u.account_id, u.email, u.password_hash, u.is_admin, u.approved,
+           u.created_at AS user_created_at
+    FROM accounts a JOIN users u ON u.account_id = a.id
+"""
+
+
+class Accounts:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def local_user(self, username: str) -> LocalUser | None:
+        """A local user by username (case-insensitive), deleted ones included."""
+        row = await self._db.fetch_one(
+            _LOCAL_USER_SELECT + " WHERE lower(a.username) = lower(?) AND a.domain IS NULL",
+            (username,),
+        )
+        return None if row is None else _local_user(row)
+
+    async def local_users(self) -> list[LocalUser]:
+        rows = await self._db.fetch_all(
+            _LOCAL_USER_SELECT + " WHERE a.domain IS NULL ORDER BY a.username"
+        )
+        return [_local_user(row) for row in rows]
+
+    async def by_id(self, account_id: int) -> AccountRow | None:
+        row = await self._db.fetch_one("SELECT * FROM accounts WHERE id = ?", (account_id,))
+        return None if row is None else AccountRow.from_row(row)
+
+    async def create_local_user(
+        self,
+        *,
+        account_id: int,
+        user_id: int,
+        username: str,
+        email: str | None,
+        password_hash: str,
+        is_admin: bool,
+        approved: bool,
+        keypairs: list[tuple[int, str, str, str]],
+        now: datetime,
+    ) -> LocalUser:
+        """Create the account, the user and its key pairs in one transaction.
+
+        `keypairs` holds (id, kind, private PEM, public PEM). Raises Conflict when the
+        username or e-mail is taken (deleted accounts keep their names, as on Mastodon).
+        """
+        stamp = isoformat(now)
+        try:
+            async with self._db.transaction() as tx:
+                await tx.execute(
+                    "INSERT INTO accounts (id, username, domain, actor_type, created_at,"
+                    " updated_at) VALUES (?, ?, NULL, 'Person', ?, ?)",
+                    (account_id, username, stamp, stamp),
+                )
+                await tx.execute(
+                    "INSERT INTO users (id, account_id, email, password_hash, is_admin,"
+                    " approved, created_at, last_active_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        user_id,
+                        account_id,
+                        email,
+                        password_hash,
+                        is_admin,
+                        approved,
+                        stamp,
+                        stamp,
+                    ),
+                )
+                await tx.execute_many(
+                    "INSERT INTO keypairs (id, account_id, kind, private_key_pem,"
+                    " public_key_pem, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                    [
+                        (key_id, account_id, kind, private, public, stamp)
+                        for key_id, kind, private, public in keypairs
+                    ],
+                )
+        except Exception as exc:
+            if is_unique_violation(exc):
+                what = "e-mail" if "users.email" in str(exc) or "email" in str(exc) else ""
+                raise Conflict(f"that {what or 'username'} is already taken") from None
+            raise
+        created = await self.local_user(username)
+        assert created is not None
+        return created
+
+    async def mark_deleted(self, account_id: int, now: datetime) -> None:
+        """Delete a local account: its profile is wiped, its name stays reserved, and its
+        keys stay so the Delete can still be signed."""
+        async with self._db.transaction() as tx:
+            await tx.execute(
+                "UPDATE accounts SET deleted_at = ?, updated_at = ?, display_name = '',"
+                " summary = '', avatar_url = NULL, header_url = NULL, fields = '[]'"
+                " WHERE id = ?",
+                (isoformat(now), isoformat(now), account_id),
+            )
+            await tx.execute(
+                "UPDATE users SET email = NULL, password_hash = '!' WHERE account_id = ?",
+                (account_id,),
+            )
+
+    async def set_admin(self, account_id: int, is_admin: bool) -> None:
+        async with self._db.transaction() as tx:
+            await tx.execute(
+                "UPDATE users SET is_admin = ? WHERE account_id = ?",
+                (is_admin, account_id),
+            )
+
+    async def update_profile(
+        self,
+        account_id: int,
+        *,
+        display_name: str,
+        summary: str,
+        manually_approves_followers: bool,
+        discoverable: bool,
+        indexable: bool,
+        bot: bool,
+        fields: list[tuple[str, str]],
+        also_known_as: list[str],
+        now: datetime,
+    ) -> None:
+        async with self._db.transaction() as tx:
+            await tx.execute(
+                "UPDATE accounts SET display_name = ?, summary = ?,"
+                " manually_approves_followers = ?, discoverable = ?, indexable = ?,"
+                " bot = ?, fields = ?, also_known_as = ?, updated_at = ? WHERE id = ?",
+                (
+                    display_name,
+                    summary,
+                    manually_approves_followers,
+                    discoverable,
+                    indexable,
+                    bot,
+                    json.dumps([{"name": n, "value": v} for n, v in fields]),
+                    json.dumps(also_known_as),
+                    isoformat(now),
+                    account_id,
+                ),
+            )
+
+    # -- key pairs -------------------------------------------------------------------
+
+    async def keypairs(self, account_id: int | None) -> dict[str, KeyPairRow]:
+        """Key pairs by kind; `None` means the instance actor's."""
+        rows = await self._db.fetch_all(
+            "SELECT kind, private_key_pem, public_key_pem, created_at FROM keypairs"
+            " WHERE coalesce(account_id, 0) = ?",
+            (account_id or 0,),
+        )
+        return {
+            row["kind"]: KeyPairRow(
+                kind=row["kind"],
+                private_key_pem=row["private_key_pem"],
+                public_key_pem=row["public_key_pem"],
+                created_at=parse_isoformat(row["created_at"]),
+            )
+            for row in rows
+        }
+
+    async def add_instance_keypairs(
+        self, keypairs: list[tuple[int, str, str, str]], now: datetime
+    ) -> None:
+        """Store the instance actor's keys unless another process stored them first."""
+        async with self._db.transaction() as tx:
+            for key_id, kind, private, public in keypairs:
+                await tx.execute(
+                    "INSERT INTO keypairs (id, account_id, kind, private_key_pem,"
+                    " public_key_pem, created_at) VALUES (?, NULL, ?, ?, ?, ?)"
+                    " ON CONFLICT DO NOTHING",
+                    (key_id, kind, private, public, isoformat(now)),
+                )
+
+    # -- statistics --------------------------------------------------------------------
+
+    async def usage(self, month_ago: datetime, halfyear_ago: datetime) -> UsageStats:
+        """Counts for NodeInfo: approved, undeleted users, and local posts."""
+        row = await self._db.fetch_one(
+            """
+            SELECT
+              count(*) AS total,
+              coalesce(sum(CASE WHEN u.last_active_at >= ? THEN 1 ELSE 0 END), 0)
+                AS month,
+              coalesce(sum(CASE WHEN u.last_active_at >= ? THEN 1 ELSE 0 END), 0)
+                AS halfyear,
+              (SELECT count(*) FROM statuses s JOIN accounts sa ON sa.id = s.account_id
+               WHERE sa.domain IS NULL AND s.deleted_at IS NULL
+                 AND s.reblog_of_id IS NULL) AS posts
+            FROM users u JOIN accounts a ON a.id = u.account_id
+            WHERE a.deleted_at IS NULL AND u.approved = 1
+            """,
+            (isoformat(month_ago), isoformat(halfyear_ago)),
+        )
+        assert row is not None
+        return UsageStats(
+            users_total=row["total"],
+            users_active_month=row["month"],
+            users_active_halfyear=row["halfyear"],
+            local_posts=row["posts"],
+        )
+
+
+def _local_user(row: object) -> LocalUser:
+    return LocalUser(account=AccountRow.from_row(row), user=UserRow.from_row(row))

@@ -1,0 +1,200 @@
+"""The SQLite gateway: connections, transactions and migrations. Every SQL string lives
+in `fedserver.db`; this module holds the ones that are about the database itself.
+
+Two aiosqlite connections: one writer, used only inside `transaction()` and serialised by
+an asyncio lock (SQLite has a single writer anyway; the lock keeps one coroutine's
+statements from interleaving with another's on the shared connection), and one reader, so
+reads never see another coroutine's uncommitted writes. WAL mode lets the reader run while
+the writer commits. `synchronous=NORMAL` in WAL mode loses nothing when the process is
+killed (only a power cut can roll back the last commits), which is the promise we make:
+what we acknowledged survives kill -9.
+
+Dialect-specific SQL (pragmas, `BEGIN IMMEDIATE`, the `?` placeholder style) is confined to
+this module, so a PostgreSQL gateway can replace it without touching the repositories.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import sqlite3
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+log = logging.getLogger(__name__)
+
+Params = Sequence[Any] | dict[str, Any]
+Row = sqlite3.Row
+
+#: Larger than any id: the cursor of a first page.
+MAX_ID = (1 << 63) - 1
+
+_MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+
+def load_migrations() -> list[Migration]:
+    """The numbered .sql files shipped in fedserver/migrations, in order."""
+    found = []
+    for entry in resources.files("fedserver.migrations").iterdir():
+        match = _MIGRATION_NAME.match(entry.name)
+        if match:
+            found.append(Migration(int(match.group(1)), entry.name, entry.read_text("utf-8")))
+    found.sort(key=lambda m: m.version)
+    for expected, migration in enumerate(found, start=1):
+        if migration.version != expected:
+            raise RuntimeError(f"migration {migration.name} is out of sequence")
+    return found
+
+
+def split_statements(script: str) -> list[str]:
+    """Split plain DDL on ';'. Migrations contain no triggers or string literals with ';'.
+
+    sqlite3's executescript() would COMMIT our open transaction first, so statements are
+    executed one by one inside it instead.
+    """
+    lines = [line for line in script.splitlines() if not line.lstrip().startswith("--")]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+
+
+class Transaction:
+    """The writer connection while a transaction is open."""
+
+    def __init__(self, connection: aiosqlite.Connection) -> None:
+        self._connection = connection
+
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        """Run one statement; returns the number of rows changed."""
+        async with self._connection.execute(sql, params) as cursor:
+            return cursor.rowcount
+
+    async def insert(self, sql: str, params: Params = ()) -> bool:
+        """Run an INSERT ... ON CONFLICT DO NOTHING; True when a row was written."""
+        return await self.execute(sql, params) > 0
+
+    async def execute_many(self, sql: str, rows: Iterable[Params]) -> None:
+        await self._connection.executemany(sql, rows)
+
+    async def fetch_one(self, sql: str, params: Params = ()) -> Row | None:
+        async with self._connection.execute(sql, params) as cursor:
+            return await cursor.fetchone()
+
+    async def fetch_all(self, sql: str, params: Params = ()) -> list[Row]:
+        async with self._connection.execute(sql, params) as cursor:
+            return list(await cursor.fetchall())
+
+
+class Database:
+    """Open with `await Database.open(path)`; close with `await db.close()`."""
+
+    def __init__(self, writer: aiosqlite.Connection, reader: aiosqlite.Connection):
+        self._writer = writer
+        self._reader = reader
+        self._write_lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: Path) -> Database:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        writer = await _connect(path)
+        try:
+            await _run(writer, "PRAGMA journal_mode = WAL")
+            reader = await _connect(path)
+        except BaseException:
+            await writer.close()
+            raise
+        return cls(writer, reader)
+
+    async def close(self) -> None:
+        await self._reader.close()
+        await self._writer.close()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Transaction]:
+        """An explicit write transaction: BEGIN IMMEDIATE … COMMIT, or ROLLBACK on error."""
+        async with self._write_lock:
+            await _run(self._writer, "BEGIN IMMEDIATE")
+            try:
+                yield Transaction(self._writer)
+            except BaseException:
+                await _run(self._writer, "ROLLBACK")
+                raise
+            await _run(self._writer, "COMMIT")
+
+    async def fetch_one(self, sql: str, params: Params = ()) -> Row | None:
+        async with self._reader.execute(sql, params) as cursor:
+            return await cursor.fetchone()
+
+    async def fetch_all(self, sql: str, params: Params = ()) -> list[Row]:
+        async with self._reader.execute(sql, params) as cursor:
+            return list(await cursor.fetchall())
+
+    async def fetch_value(self, sql: str, params: Params = ()) -> Any:
+        row = await self.fetch_one(sql, params)
+        return None if row is None else row[0]
+
+    # -- migrations ------------------------------------------------------------------
+
+    async def schema_version(self) -> int:
+        async with self._writer.execute("PRAGMA user_version") as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    async def migrate(self) -> list[str]:
+        """Apply every pending migration, each in its own transaction; returns their names."""
+        applied = []
+        current = await self.schema_version()
+        migrations = load_migrations()
+        if current > len(migrations):
+            raise RuntimeError(
+                f"the database is at schema version {current}, newer than this "
+                f"fedserver knows ({len(migrations)}): upgrade fedserver"
+            )
+        for migration in migrations[current:]:
+            async with self.transaction() as tx:
+                for statement in split_statements(migration.sql):
+                    await tx.execute(statement)
+                # PRAGMA takes no bound parameters; the version is our own integer.
+                await tx.execute(f"PRAGMA user_version = {migration.version:d}")
+            log.info("applied migration %s", migration.name)
+            applied.append(migration.name)
+        return applied
+
+
+async def _connect(path: Path) -> aiosqlite.Connection:
+    connection = await aiosqlite.connect(path, isolation_level=None)
+    try:
+        connection.row_factory = sqlite3.Row
+        for pragma in (
+            "PRAGMA foreign_keys = ON",
+            "PRAGMA busy_timeout = 5000",
+            "PRAGMA synchronous = NORMAL",
+        ):
+            await _run(connection, pragma)
+    except BaseException:
+        await connection.close()
+        raise
+    return connection
+
+
+async def _run(connection: aiosqlite.Connection, sql: str) -> None:
+    """Run a statement and close its cursor: an unfinished statement keeps its lock."""
+    async with connection.execute(sql) as cursor:
+        await cursor.fetchall()
+
+
+def is_unique_violation(exc: BaseException) -> bool:
+    """Whether an exception is a UNIQUE constraint failure (the dialect-specific check)."""
+    return isinstance(exc, sqlite3.IntegrityError) and "UNIQUE" in str(exc)

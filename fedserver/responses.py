@@ -1,0 +1,33 @@
+"""Response helpers shared by the feature packages."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from fedserver.activitystreams import ACTIVITY_JSON
+from fedserver.errors import BadRequest
+
+
+def activity_response(document: dict[str, Any], *, status: int = 200) -> web.Response:
+    """An ActivityStreams document, as `application/activity+json` (PEERS.md)."""
+    response = web.Response(
+        body=json.dumps(document, ensure_ascii=False).encode("utf-8"),
+        status=status,
+        content_type=ACTIVITY_JSON,
+        charset="utf-8",
+    )
+    response.headers["Vary"] = "Accept"
+    return response
+
+
+def query_cursor(request: web.Request, name: str = "max_id") -> int | None:
+    """An optional id cursor from the query string; 400 when it is not an integer."""
+    value = request.query.get(name)
+    if value is None or value == "":
+        return None
+    if not value.isdigit() or len(value) > 19:
+        raise BadRequest(f"{name} must be a numeric id")
+    return int(value)

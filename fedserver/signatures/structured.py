@@ -1,0 +1,293 @@
+"""The subset of RFC 8941 Structured Field Values that signatures need (pure).
+
+RFC 9421 carries its signatures in two Dictionary fields (`Signature-Input`,
+`Signature`) and RFC 9530 its digests in another (`Content-Digest`). This module
+parses and serializes Dictionaries, Inner Lists, Items and Parameters with the bare
+item types Integer, Decimal, String, Token, Byte Sequence and Boolean, following the
+algorithms of https://www.rfc-editor.org/rfc/rfc8941#section-4 step by step.
+
+It is deliberately stricter than RFC 8941 in one place: a Dictionary that repeats a
+key is rejected instead of silently keeping the last value, because two
+`sig1` members, or two `sha-256` digests, can only be an attempt to confuse a
+verifier. Errors are `StructuredFieldError` (a `ValueError`); callers turn them into
+the `FedError` that fits the header they were parsing.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from dataclasses import dataclass, field
+
+__all__ = [
+    "BareItem",
+    "Dictionary",
+    "InnerList",
+    "Item",
+    "Params",
+    "StructuredFieldError",
+    "Token",
+    "parse_dictionary",
+    "serialize_bare_item",
+    "serialize_dictionary",
+    "serialize_inner_list",
+    "serialize_item",
+    "serialize_params",
+]
+
+
+class StructuredFieldError(ValueError):
+    """The text is not a valid Structured Field of the expected type."""
+
+
+class Token(str):
+    """An sf-token (`*foo/bar`), kept apart from an sf-string (`"foo"`)."""
+
+    __slots__ = ()
+
+
+BareItem = int | float | str | Token | bytes | bool
+Params = dict[str, BareItem]
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """A bare item with its parameters, e.g. `"@query-param";name="Pet"`."""
+
+    value: BareItem
+    params: Params = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class InnerList:
+    """A parenthesized list of items with parameters, e.g. `("@method");created=1`."""
+
+    items: tuple[Item, ...]
+    params: Params = field(default_factory=dict)
+
+
+Dictionary = dict[str, Item | InnerList]
+
+_KEY = re.compile(r"[a-z*][a-z0-9_\-.*]*")
+_TOKEN = re.compile(r"[A-Za-z*][!#$%&'*+\-.^_`|~0-9A-Za-z:/]*")
+_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+_BASE64 = re.compile(r"[A-Za-z0-9+/=]*")
+_MAX_INTEGER = 999_999_999_999_999
+
+
+class _Parser:
+    """A cursor over the field value; one method per RFC 8941 parsing algorithm."""
+
+    def __init__(self, text: str) -> None:
+        if not text.isascii():
+            raise StructuredFieldError("structured field contains non-ASCII characters")
+        self.text = text.strip(" ")
+        self.pos = 0
+
+    def peek(self) -> str:
+        return self.text[self.pos] if self.pos < len(self.text) else ""
+
+    def fail(self, what: str) -> StructuredFieldError:
+        return StructuredFieldError(f"{what} at character {self.pos + 1}")
+
+    def skip(self, chars: str) -> None:
+        while self.peek() and self.peek() in chars:
+            self.pos += 1
+
+    def dictionary(self) -> Dictionary:
+        result: Dictionary = {}
+        while self.pos < len(self.text):
+            key = self.key()
+            if key in result:
+                raise self.fail(f"duplicate key {key!r}")
+            if self.peek() == "=":
+                self.pos += 1
+                result[key] = self.item_or_inner_list()
+            else:
+                result[key] = Item(True, self.params())
+            self.skip(" \t")
+            if self.pos >= len(self.text):
+                return result
+            if self.peek() != ",":
+                raise self.fail("expected ',' between dictionary members")
+            self.pos += 1
+            self.skip(" \t")
+            if self.pos >= len(self.text):
+                raise self.fail("trailing ',' in dictionary")
+        return result
+
+    def item_or_inner_list(self) -> Item | InnerList:
+        if self.peek() == "(":
+            return self.inner_list()
+        return Item(self.bare_item(), self.params())
+
+    def inner_list(self) -> InnerList:
+        self.pos += 1  # "("
+        items: list[Item] = []
+        while True:
+            self.skip(" ")
+            if self.peek() == ")":
+                self.pos += 1
+                return InnerList(tuple(items), self.params())
+            items.append(Item(self.bare_item(), self.params()))
+            if self.peek() not in (" ", ")"):
+                raise self.fail("expected ' ' or ')' in inner list")
+
+    def params(self) -> Params:
+        result: Params = {}
+        while self.peek() == ";":
+            self.pos += 1
+            self.skip(" ")
+            key = self.key()
+            value: BareItem = True
+            if self.peek() == "=":
+                self.pos += 1
+                value = self.bare_item()
+            result[key] = value
+        return result
+
+    def key(self) -> str:
+        match = _KEY.match(self.text, self.pos)
+        if not match:
+            raise self.fail("expected a key (lowercase letter or '*')")
+        self.pos = match.end()
+        return match.group()
+
+    def bare_item(self) -> BareItem:
+        char = self.peek()
+        if char == "-" or char.isdigit():
+            return self.number()
+        if char == '"':
+            return self.string()
+        if char == ":":
+            return self.byte_sequence()
+        if char == "?":
+            return self.boolean()
+        if char.isalpha() or char == "*":
+            match = _TOKEN.match(self.text, self.pos)
+            assert match is not None  # the first character always matches
+            self.pos = match.end()
+            return Token(match.group())
+        raise self.fail("expected an item")
+
+    def number(self) -> int | float:
+        match = _NUMBER.match(self.text, self.pos)
+        if not match:
+            raise self.fail("expected a number")
+        text = match.group()
+        whole = text.lstrip("-").split(".")[0]
+        self.pos = match.end()
+        if match.group(1) is None:
+            if len(whole) > 15:
+                raise self.fail("integer has more than 15 digits")
+            return int(text)
+        if len(whole) > 12 or len(match.group(1)) > 4:
+            raise self.fail("decimal has more than 12 integer or 3 fractional digits")
+        return float(text)
+
+    def string(self) -> str:
+        self.pos += 1  # opening quote
+        out: list[str] = []
+        while self.pos < len(self.text):
+            char = self.text[self.pos]
+            self.pos += 1
+            if char == "\\":
+                escaped = self.peek()
+                if escaped not in ('"', "\\") or not escaped:
+                    raise self.fail("invalid escape in string")
+                out.append(escaped)
+                self.pos += 1
+            elif char == '"':
+                return "".join(out)
+            elif not " " <= char <= "~":
+                raise self.fail("control character in string")
+            else:
+                out.append(char)
+        raise self.fail("unterminated string")
+
+    def byte_sequence(self) -> bytes:
+        end = self.text.find(":", self.pos + 1)
+        if end < 0:
+            raise self.fail("unterminated byte sequence")
+        content = self.text[self.pos + 1 : end]
+        if not _BASE64.fullmatch(content):
+            raise self.fail("byte sequence is not base64")
+        self.pos = end + 1
+        # RFC 8941 4.2.7: parsers SHOULD NOT fail when "=" padding is missing.
+        padded = content.rstrip("=") + "=" * (-len(content.rstrip("=")) % 4)
+        try:
+            return base64.b64decode(padded, validate=True)
+        except binascii.Error:
+            raise self.fail("byte sequence is not base64") from None
+
+    def boolean(self) -> bool:
+        value = self.text[self.pos + 1 : self.pos + 2]
+        if value not in ("0", "1"):
+            raise self.fail("boolean must be ?0 or ?1")
+        self.pos += 2
+        return value == "1"
+
+
+def parse_dictionary(text: str) -> Dictionary:
+    """Parse an sf-dictionary (RFC 8941 4.2.2), rejecting repeated keys.
+
+    >>> parse_dictionary('sha-256=:AAAA:')
+    {'sha-256': Item(value=b'\\x00\\x00\\x00', params={})}
+    """
+    return _Parser(text).dictionary()
+
+
+def serialize_bare_item(value: BareItem) -> str:
+    """RFC 8941 4.1.3.1; the type decides the syntax (bool before int: it is one)."""
+    if isinstance(value, bool):
+        return "?1" if value else "?0"
+    if isinstance(value, int):
+        if abs(value) > _MAX_INTEGER:
+            raise StructuredFieldError(f"integer {value} is out of range")
+        return str(value)
+    if isinstance(value, float):
+        text = f"{round(value, 3):.3f}".rstrip("0")
+        return text + "0" if text.endswith(".") else text
+    if isinstance(value, bytes):
+        return ":" + base64.b64encode(value).decode("ascii") + ":"
+    if isinstance(value, Token):
+        if not _TOKEN.fullmatch(value):
+            raise StructuredFieldError(f"{value!r} is not a valid token")
+        return str(value)
+    if not value.isascii() or not value.isprintable():
+        raise StructuredFieldError(f"{value!r} cannot be an sf-string")
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def serialize_params(params: Params) -> str:
+    out = []
+    for key, value in params.items():
+        if not _KEY.fullmatch(key):
+            raise StructuredFieldError(f"{key!r} is not a valid key")
+        out.append(f";{key}" if value is True else f";{key}={serialize_bare_item(value)}")
+    return "".join(out)
+
+
+def serialize_item(item: Item) -> str:
+    return serialize_bare_item(item.value) + serialize_params(item.params)
+
+
+def serialize_inner_list(inner: InnerList) -> str:
+    """E.g. `("@method" "@target-uri");created=1618884473;keyid="test"`."""
+    members = " ".join(serialize_item(item) for item in inner.items)
+    return f"({members}){serialize_params(inner.params)}"
+
+
+def serialize_dictionary(dictionary: Dictionary) -> str:
+    out = []
+    for key, member in dictionary.items():
+        if not _KEY.fullmatch(key):
+            raise StructuredFieldError(f"{key!r} is not a valid key")
+        if isinstance(member, InnerList):
+            out.append(f"{key}={serialize_inner_list(member)}")
+        elif member.value is True:
+            out.append(key + serialize_params(member.params))
+        else:
+            out.append(f"{key}={serialize_item(member)}")
+    return ", ".join(out)

@@ -1,0 +1,1 @@
+"""outbox: see README.md, Architecture."""

@@ -1,0 +1,1 @@
+"""Fakes for tests: real servers and resolvers on loopback, never mocks of aiohttp."""

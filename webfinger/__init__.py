@@ -1,0 +1,1 @@
+"""webfinger: see README.md, Architecture."""
