@@ -1,5 +1,8 @@
 """Actor documents, the HTML profile page, and the followers/following/featured collections.
 
+With authorized fetch on, collections need a signed GET; actor documents stay readable
+unsigned, since peers must read our keys to verify our own signed requests.
+
 `/users/NAME` answers peers (Accept: activity+json or ld+json) with the Person and browsers
 with the profile page; `/@NAME` is the page's canonical address (the Person's `url`).
 """
@@ -18,6 +21,7 @@ from actors.documents import (
 )
 from fedserver.activitystreams import wants_activity_json
 from fedserver.appkeys import config_key, instance_actor_key, store_key
+from fedserver.authentication import require_signed_fetch
 from fedserver.db import LocalUser
 from fedserver.errors import NotFound
 from fedserver.keypairs import public_keys_from
@@ -101,6 +105,7 @@ async def following(request: web.Request) -> web.Response:
 
 
 async def _follow_collection(request: web.Request, *, followers: bool) -> web.Response:
+    await require_signed_fetch(request)
     user = await find_local_user(request)
     urls = urls_of(request)
     name = user.username
@@ -136,6 +141,7 @@ async def _follow_collection(request: web.Request, *, followers: bool) -> web.Re
 @routes.get("/users/{username}/collections/featured", name="featured")
 async def featured(request: web.Request) -> web.Response:
     """Pinned posts. Pinning is not implemented yet (README), so it is always empty."""
+    await require_signed_fetch(request)
     user = await find_local_user(request)
     collection_id = urls_of(request).featured(user.username)
     if user.account.is_deleted:

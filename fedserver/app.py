@@ -16,25 +16,31 @@ from aiohttp.abc import AbstractResolver
 from aiohttp.typedefs import Middleware
 
 import actors.views
+import inbox.views
 import outbox.views
 import webfinger.views
 from fedserver import __version__, pages
 from fedserver.appkeys import (
     clock_key,
     config_key,
+    domain_policy_key,
     http_client_key,
     ids_key,
     instance_actor_key,
+    key_resolver_key,
     store_key,
     templates_key,
 )
 from fedserver.config import Config
 from fedserver.db import Store
+from fedserver.domains import DomainPolicy
 from fedserver.http import FetchPolicy, http_ctx
 from fedserver.ids import Clock, IdGenerator, utc_now
 from fedserver.instance_actor import InstanceActor
 from fedserver.keypairs import generate_keypairs, signing_keys_from
+from fedserver.keyresolver import KeyResolver
 from fedserver.middleware import error_middleware, trusted_proxy_middleware
+from fedserver.signing import make_signer
 from fedserver.urls import LocalUrls
 
 
@@ -54,15 +60,21 @@ def create_app(
     app[clock_key] = clock
     app[ids_key] = IdGenerator(clock)
     app[templates_key] = pages.create_templates()
+    federation = config.federation
+    app[domain_policy_key] = DomainPolicy.build(
+        federation.domain_policy, federation.blocked_domains, federation.allowed_domains
+    )
 
     app.cleanup_ctx.append(store_ctx)
     app.cleanup_ctx.append(instance_actor_ctx)
     app.cleanup_ctx.append(http_ctx(fetch_policy(config), http_client_key, resolver))
+    app.cleanup_ctx.append(key_resolver_ctx)
 
     app.add_routes(pages.routes)
     app.add_routes(webfinger.views.routes)
     app.add_routes(actors.views.routes)
     app.add_routes(outbox.views.routes)
+    app.add_routes(inbox.views.routes)
     app.router.add_static("/static", pages.STATIC_DIR, name="static")
     return app
 
@@ -109,4 +121,12 @@ async def instance_actor_ctx(app: web.Application) -> AsyncIterator[None]:
         username=config.instance.host,
         keys=signing_keys_from(rows),
     )
+    yield
+
+
+async def key_resolver_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Remote keys, fetched with the instance actor's signature and cached."""
+    actor = app[instance_actor_key]
+    signer = make_signer(actor.key_id, actor.keys.rsa, app[clock_key])
+    app[key_resolver_key] = KeyResolver(app[http_client_key], signer)
     yield

@@ -12,9 +12,11 @@ from aiohttp import web
 
 from fedserver.config import Config
 from fedserver.db import Store
+from fedserver.domains import DomainPolicy
 from fedserver.http import HttpClient
 from fedserver.ids import Clock, IdGenerator
 from fedserver.instance_actor import InstanceActor
+from fedserver.keyresolver import KeyResolver
 
 config_key = web.AppKey("config", Config)
 store_key = web.AppKey("store", Store)
@@ -23,3 +25,5 @@ templates_key = web.AppKey("templates", jinja2.Environment)
 clock_key: web.AppKey[Clock] = web.AppKey("clock")
 ids_key = web.AppKey("ids", IdGenerator)
 instance_actor_key = web.AppKey("instance_actor", InstanceActor)
+key_resolver_key = web.AppKey("key_resolver", KeyResolver)
+domain_policy_key = web.AppKey("domain_policy", DomainPolicy)

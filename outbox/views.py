@@ -11,6 +11,7 @@ from actors.documents import (
     tombstone_document,
 )
 from fedserver.appkeys import config_key, store_key
+from fedserver.authentication import require_signed_fetch
 from fedserver.errors import NotFound
 from fedserver.responses import activity_response, query_cursor
 from fedserver.urls import LocalUrls
@@ -21,6 +22,7 @@ routes = web.RouteTableDef()
 
 @routes.get("/users/{username}/outbox", name="outbox")
 async def outbox(request: web.Request) -> web.Response:
+    await require_signed_fetch(request)
     store = request.app[store_key]
     urls = LocalUrls(request.app[config_key].base_url)
     username = request.match_info["username"]

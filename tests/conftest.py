@@ -7,6 +7,7 @@ real `create_app` on loopback behind a test client; `clock` is the only thing mo
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,6 +23,7 @@ from fedserver.app import create_app
 from fedserver.appkeys import clock_key, config_key, ids_key, store_key
 from fedserver.config import Config, parse_config
 from fedserver.db import LocalUser
+from fedserver.ids import isoformat
 from tests.fakes.resolver import FakeResolver
 
 START = datetime(2026, 11, 21, 12, 0, 0, tzinfo=UTC)
@@ -116,3 +118,140 @@ def make_user(app_client: Client) -> CreateUser:
         )
 
     return make
+
+
+StartApp = Callable[[Config], Awaitable[Client]]
+
+
+@pytest.fixture
+def start_app(
+    aiohttp_client: AiohttpClient, clock: FrozenClock, resolver: FakeResolver
+) -> StartApp:
+    """Serve the real `create_app` for a config other than `config` (`await start_app(cfg)`)."""
+
+    async def start(config: Config) -> Client:
+        return await aiohttp_client(create_app(config, resolver=resolver, clock=clock))
+
+    return start
+
+
+class Rows:
+    """Writes rows straight into the running app's database, for states that no endpoint
+    creates yet (remote accounts, follows, statuses, profile details)."""
+
+    #: The account columns `update_account` may set (names are interpolated into SQL).
+    ACCOUNT_COLUMNS = frozenset(
+        {
+            "display_name",
+            "summary",
+            "fields",
+            "moved_to_uri",
+            "avatar_url",
+            "header_url",
+            "also_known_as",
+            "manually_approves_followers",
+            "discoverable",
+            "indexable",
+            "bot",
+        }
+    )
+
+    def __init__(self, app: web.Application) -> None:
+        self.store = app[store_key]
+        self.new_id = app[ids_key]
+        self.clock = app[clock_key]
+
+    async def remote_account(self, username: str, domain: str = "remote.test") -> int:
+        """A remote actor at `https://<domain>/users/<username>`; returns its account id."""
+        account_id = self.new_id()
+        stamp = isoformat(self.clock())
+        async with self.store.db.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO accounts (id, username, domain, uri, inbox_url, created_at,"
+                " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    account_id,
+                    username,
+                    domain,
+                    f"https://{domain}/users/{username}",
+                    f"https://{domain}/users/{username}/inbox",
+                    stamp,
+                    stamp,
+                ),
+            )
+        return account_id
+
+    async def follow(self, follower_id: int, target_id: int, *, state: str = "accepted") -> int:
+        """`follower_id` follows `target_id`; returns the follow's id."""
+        follow_id = self.new_id()
+        async with self.store.db.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO follows (id, account_id, target_account_id, state, created_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (follow_id, follower_id, target_id, state, isoformat(self.clock())),
+            )
+        return follow_id
+
+    async def status(
+        self,
+        account_id: int,
+        content: str = "<p>hello</p>",
+        *,
+        visibility: str = "public",
+        spoiler_text: str = "",
+    ) -> int:
+        """A status of `account_id`, stored as given (not sanitised); returns its id."""
+        status_id = self.new_id()
+        async with self.store.db.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO statuses (id, account_id, content, spoiler_text, visibility,"
+                " created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    status_id,
+                    account_id,
+                    content,
+                    spoiler_text,
+                    visibility,
+                    isoformat(self.clock()),
+                ),
+            )
+        return status_id
+
+    async def update_account(self, account_id: int, **columns: Any) -> None:
+        """Set account columns directly (lists and dicts are stored as JSON)."""
+        assert set(columns) <= self.ACCOUNT_COLUMNS, set(columns) - self.ACCOUNT_COLUMNS
+        assignments = ", ".join(f"{name} = ?" for name in columns)
+        values = [
+            json.dumps(value) if isinstance(value, list | dict) else value
+            for value in columns.values()
+        ]
+        async with self.store.db.transaction() as tx:
+            changed = await tx.execute(
+                f"UPDATE accounts SET {assignments} WHERE id = ?", (*values, account_id)
+            )
+        assert changed == 1
+
+
+@pytest.fixture
+def rows(app_client: Client) -> Rows:
+    """Direct writes into the database of `app_client`'s app."""
+    return Rows(app_client.app)
+
+
+StartPeer = Callable[..., Awaitable[Any]]
+
+
+@pytest.fixture
+def start_peer(aiohttp_server: Any, resolver: FakeResolver, clock: FrozenClock) -> StartPeer:
+    """Start a fake remote server (tests/fakes/remote.py) reachable as http://<domain>."""
+    from tests.fakes.remote import FakePeer, Style
+
+    async def start(domain: str, style: Style, *actor_names: str) -> FakePeer:
+        peer = FakePeer(domain, style, clock)
+        for name in actor_names:
+            peer.add_actor(name)
+        server = await aiohttp_server(peer.app)
+        resolver.hosts[domain] = server.port
+        return peer
+
+    return start

@@ -11,6 +11,7 @@ from pathlib import Path
 from fedserver.db.accounts import Accounts
 from fedserver.db.collections import Follows, Statuses
 from fedserver.db.database import Database
+from fedserver.db.inbox import Inbox, InboxItem
 from fedserver.db.rows import (
     AccountRow,
     CollectionItem,
@@ -26,6 +27,8 @@ __all__ = [
     "AccountRow",
     "CollectionItem",
     "Database",
+    "Inbox",
+    "InboxItem",
     "KeyPairRow",
     "LocalUser",
     "ProfileField",
@@ -42,6 +45,7 @@ class Store:
         self.accounts = Accounts(db)
         self.follows = Follows(db)
         self.statuses = Statuses(db)
+        self.inbox = Inbox(db)
 
     @classmethod
     async def open(cls, path: Path) -> Store:

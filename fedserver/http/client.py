@@ -165,13 +165,19 @@ class HttpClient:
         """The signature scheme the next request to `host` will try first."""
         return self._schemes.scheme_for(host)
 
-    async def fetch_document(self, url: str, *, signer: Signer | None = None) -> dict[str, Any]:
+    async def fetch_document(
+        self, url: str, *, signer: Signer | None = None, require_id: bool = True
+    ) -> dict[str, Any]:
         """An ActivityStreams document whose `id` is the URL it was fetched from.
 
         Redirects stay on the requested host and the id must equal the final URL (a
         fragment in `url` is not sent nor compared). Raises FetchRefused (policy),
         FetchStatusError (non-2xx) and FetchError (timeout, size, content type, JSON,
         id).
+
+        `require_id=False` is only for key documents, which GoToSocial serves as a stub
+        of the owner (its id is the actor's, not the key URL's): the caller must then
+        confirm ownership by fetching the owner by its own id (SECURITY.md R2).
         """
         policy = self._policy
         async with self._deadline("GET", url):
@@ -186,7 +192,7 @@ class HttpClient:
                 exchange.response.release()
         document = parse_json_object(body, str(exchange.url))
         document_id = document.get("id")
-        if document_id not in (exchange.written, str(exchange.url)):
+        if require_id and document_id not in (exchange.written, str(exchange.url)):
             # Mastodon CVE-2024-23832, Misskey CVE-2024-25636: never trust a
             # self-reported id.
             raise FetchError(

@@ -1,0 +1,84 @@
+"""The inbox queue: received activities, stored before they are acknowledged."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from fedserver.db.database import Database
+from fedserver.ids import isoformat
+
+
+@dataclass(frozen=True)
+class InboxItem:
+    id: int
+    activity_id: str
+    activity_type: str
+    actor_uri: str
+    key_id: str
+    recipient_account_id: int | None
+    body: str
+    state: str
+    attempts: int
+    last_error: str | None
+
+
+class Inbox:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def enqueue(
+        self,
+        *,
+        item_id: int,
+        activity_id: str,
+        activity_type: str,
+        actor_uri: str,
+        key_id: str,
+        recipient_account_id: int | None,
+        body: str,
+        now: datetime,
+    ) -> bool:
+        """Store a received activity; False when its id was already received (a
+        redelivery), in which case nothing changes."""
+        async with self._db.transaction() as tx:
+            return await tx.insert(
+                "INSERT INTO inbox_items (id, activity_id, activity_type, actor_uri, key_id,"
+                " recipient_account_id, body, received_at, next_attempt_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (activity_id) DO NOTHING",
+                (
+                    item_id,
+                    activity_id,
+                    activity_type,
+                    actor_uri,
+                    key_id,
+                    recipient_account_id,
+                    body,
+                    isoformat(now),
+                    isoformat(now),
+                ),
+            )
+
+    async def count(self) -> int:
+        return int(await self._db.fetch_value("SELECT count(*) FROM inbox_items"))
+
+    async def items(self, *, limit: int = 100) -> list[InboxItem]:
+        """The most recent items first (operators, tests)."""
+        rows = await self._db.fetch_all(
+            "SELECT * FROM inbox_items ORDER BY id DESC LIMIT ?", (limit,)
+        )
+        return [
+            InboxItem(
+                id=row["id"],
+                activity_id=row["activity_id"],
+                activity_type=row["activity_type"],
+                actor_uri=row["actor_uri"],
+                key_id=row["key_id"],
+                recipient_account_id=row["recipient_account_id"],
+                body=row["body"],
+                state=row["state"],
+                attempts=row["attempts"],
+                last_error=row["last_error"],
+            )
+            for row in rows
+        ]

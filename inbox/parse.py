@@ -1,0 +1,83 @@
+"""Parsing what arrives at an inbox (pure). Everything in it is hostile until checked."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from fedserver.activitystreams import as_list, get_id
+from fedserver.errors import InvalidActivity, InvalidJSON
+
+#: Deeper documents are refused before any processing: no real activity nests past a
+#: dozen levels, and deep nesting is a cheap way to exhaust a parser (SECURITY.md R8).
+MAX_DEPTH = 32
+MAX_ID_LENGTH = 2048
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """The outer fields every activity must have, checked."""
+
+    id: str
+    type: str
+    actor: str
+    document: dict[str, Any]
+
+
+def parse_json(body: bytes) -> dict[str, Any]:
+    """A JSON object from raw bytes; InvalidJSON (400) for anything else."""
+    try:
+        data = json.loads(body)
+    except RecursionError:
+        raise InvalidJSON("JSON is nested too deeply") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidJSON(f"body is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise InvalidJSON("body must be a JSON object")
+    if nesting_depth(data) > MAX_DEPTH:
+        raise InvalidJSON(f"JSON is nested more than {MAX_DEPTH} levels deep")
+    return data
+
+
+def nesting_depth(value: Any) -> int:
+    """The depth of nested objects and arrays, computed without recursion."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in item)
+    return deepest
+
+
+def parse_envelope(body: bytes) -> Envelope:
+    """Parse an activity's outer fields: `id`, `type` and `actor` must be present, and
+    the id and actor absolute http(s) URLs."""
+    document = parse_json(body)
+    activity_id = document.get("id")
+    if not isinstance(activity_id, str) or not is_http_url(activity_id):
+        raise InvalidActivity("id: expected an http(s) URL")
+    types = [t for t in as_list(document.get("type")) if isinstance(t, str)]
+    if not types:
+        raise InvalidActivity("type: expected a string")
+    actor = get_id(document.get("actor"))
+    if actor is None or not is_http_url(actor):
+        raise InvalidActivity("actor: expected an http(s) URL or an object with one as id")
+    return Envelope(id=activity_id, type=types[0], actor=actor, document=document)
+
+
+def is_http_url(value: str) -> bool:
+    if len(value) > MAX_ID_LENGTH:
+        return False
+    parts = urlsplit(value)
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def same_host(first: str, second: str) -> bool:
+    return urlsplit(first).hostname == urlsplit(second).hostname
