@@ -9,7 +9,10 @@ keys) are opened and closed by cleanup contexts, in the order they are appended.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator
+from datetime import datetime
 
 from aiohttp import web
 from aiohttp.abc import AbstractResolver
@@ -18,16 +21,23 @@ from aiohttp.typedefs import Middleware
 import actors.views
 import inbox.views
 import outbox.views
+import outbox.worker
 import webfinger.views
+from actors.remote import RemoteActors
 from fedserver import __version__, pages
 from fedserver.appkeys import (
     clock_key,
     config_key,
+    delivery_worker_key,
     domain_policy_key,
     http_client_key,
     ids_key,
+    inbox_worker_key,
     instance_actor_key,
     key_resolver_key,
+    local_keys_key,
+    outbox_key,
+    remote_actors_key,
     store_key,
     templates_key,
 )
@@ -37,11 +47,16 @@ from fedserver.domains import DomainPolicy
 from fedserver.http import FetchPolicy, http_ctx
 from fedserver.ids import Clock, IdGenerator, utc_now
 from fedserver.instance_actor import InstanceActor
-from fedserver.keypairs import generate_keypairs, signing_keys_from
+from fedserver.keypairs import LocalKeys, generate_keypairs, signing_keys_from
 from fedserver.keyresolver import KeyResolver
 from fedserver.middleware import error_middleware, trusted_proxy_middleware
 from fedserver.signing import make_signer
 from fedserver.urls import LocalUrls
+from inbox.context import FetchBudget, InboxContext
+from inbox.worker import InboxWorker
+from outbox.service import Outbox
+
+log = logging.getLogger(__name__)
 
 
 def create_app(
@@ -69,6 +84,8 @@ def create_app(
     app.cleanup_ctx.append(instance_actor_ctx)
     app.cleanup_ctx.append(http_ctx(fetch_policy(config), http_client_key, resolver))
     app.cleanup_ctx.append(key_resolver_ctx)
+    app.cleanup_ctx.append(federation_ctx)
+    app.cleanup_ctx.append(outbox.worker.delivery_worker_ctx)
 
     app.add_routes(pages.routes)
     app.add_routes(webfinger.views.routes)
@@ -128,5 +145,88 @@ async def key_resolver_ctx(app: web.Application) -> AsyncIterator[None]:
     """Remote keys, fetched with the instance actor's signature and cached."""
     actor = app[instance_actor_key]
     signer = make_signer(actor.key_id, actor.keys.rsa, app[clock_key])
-    app[key_resolver_key] = KeyResolver(app[http_client_key], signer)
+    app[key_resolver_key] = KeyResolver(
+        app[http_client_key], signer, is_blocked=app[domain_policy_key].is_url_blocked
+    )
     yield
+
+
+async def federation_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Remote actors, local signing keys, and the inbox worker running in the background."""
+    config = app[config_key]
+    store = app[store_key]
+    urls = LocalUrls(config.base_url)
+    actor = app[instance_actor_key]
+    signer = make_signer(actor.key_id, actor.keys.rsa, app[clock_key])
+    local_keys = LocalKeys(store.accounts.keypairs)
+    remote_actors = RemoteActors(
+        store,
+        app[http_client_key],
+        signer,
+        urls=urls,
+        policy=app[domain_policy_key],
+        new_id=app[ids_key],
+        clock=app[clock_key],
+    )
+    app[local_keys_key] = local_keys
+    app[remote_actors_key] = remote_actors
+
+    def make_context(now: datetime) -> InboxContext:
+        return InboxContext(
+            store=store,
+            actors=remote_actors,
+            client=app[http_client_key],
+            instance_signer=signer,
+            local_keys=local_keys,
+            urls=urls,
+            config=config,
+            now=now,
+            new_id=app[ids_key],
+            budget=FetchBudget(),
+        )
+
+    def wake_delivery() -> None:
+        # The delivery worker's context comes after this one; until it runs, nothing
+        # needs waking (its first poll picks the rows up).
+        if delivery_worker_key in app:
+            app[delivery_worker_key].wake()
+
+    app[outbox_key] = Outbox(
+        store=store,
+        urls=urls,
+        local_keys=local_keys,
+        new_id=app[ids_key],
+        clock=app[clock_key],
+        domain=config.domain,
+        limits=config.limits,
+        wake_delivery=wake_delivery,
+    )
+    policy = app[domain_policy_key]
+    policy.set_stored_blocks(domain for domain, _ in await store.domain_blocks.all())
+    worker = InboxWorker(store, make_context, policy, app[clock_key])
+    app[inbox_worker_key] = worker
+    tasks = [
+        asyncio.create_task(worker.run_forever(), name="inbox worker"),
+        asyncio.create_task(_reload_domain_blocks(store, policy), name="domain blocks"),
+    ]
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+DOMAIN_BLOCK_RELOAD_SECONDS = 5.0
+
+
+async def _reload_domain_blocks(store: Store, policy: DomainPolicy) -> None:
+    """Pick up `fedserver domain block|unblock` made while the server runs."""
+    while True:
+        await asyncio.sleep(DOMAIN_BLOCK_RELOAD_SECONDS)
+        try:
+            policy.set_stored_blocks(domain for domain, _ in await store.domain_blocks.all())
+        except Exception:
+            log.exception("reloading domain blocks failed; keeping the previous list")

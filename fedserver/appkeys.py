@@ -7,6 +7,8 @@ Singletons Please".
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import jinja2
 from aiohttp import web
 
@@ -16,7 +18,14 @@ from fedserver.domains import DomainPolicy
 from fedserver.http import HttpClient
 from fedserver.ids import Clock, IdGenerator
 from fedserver.instance_actor import InstanceActor
+from fedserver.keypairs import LocalKeys
 from fedserver.keyresolver import KeyResolver
+
+if TYPE_CHECKING:  # these live in feature packages; the core only names their types
+    from actors.remote import RemoteActors
+    from inbox.worker import InboxWorker
+    from outbox.service import Outbox
+    from outbox.worker import DeliveryWorker
 
 config_key = web.AppKey("config", Config)
 store_key = web.AppKey("store", Store)
@@ -27,3 +36,8 @@ ids_key = web.AppKey("ids", IdGenerator)
 instance_actor_key = web.AppKey("instance_actor", InstanceActor)
 key_resolver_key = web.AppKey("key_resolver", KeyResolver)
 domain_policy_key = web.AppKey("domain_policy", DomainPolicy)
+delivery_worker_key: web.AppKey[DeliveryWorker] = web.AppKey("delivery_worker")
+local_keys_key = web.AppKey("local_keys", LocalKeys)
+remote_actors_key: web.AppKey[RemoteActors] = web.AppKey("remote_actors")
+inbox_worker_key: web.AppKey[InboxWorker] = web.AppKey("inbox_worker")
+outbox_key: web.AppKey[Outbox] = web.AppKey("outbox")

@@ -24,7 +24,7 @@ from fedserver.app import create_app
 from fedserver.config import Config, ConfigError, config_path_from, load_config
 from fedserver.db import Store
 from fedserver.errors import FedError
-from fedserver.ids import IdGenerator, utc_now
+from fedserver.ids import IdGenerator, isoformat, utc_now
 from fedserver.passwords import generate_password
 
 EXIT_USAGE = 2
@@ -65,6 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
         ("demote", "take administrator rights away"),
     ):
         user.add_parser(action, help=text).add_argument("name", help="the username")
+    deliveries = commands.add_parser(
+        "deliveries", help="show the outbound delivery queue (read-only; safe while serving)"
+    )
+    deliveries.add_argument(
+        "--status", type=int, metavar="ID", help="one line per inbox for the local status ID"
+    )
     return parser
 
 
@@ -108,21 +114,24 @@ def run_command(args: argparse.Namespace, config: Config) -> int:
     if args.command == "serve":
         return serve(config)
     if args.command == "migrate":
-        applied = with_store(config, lambda store: store.migrate())
+        applied = with_store(config, lambda store: store.migrate(), migrate=False)
         print("applied " + ", ".join(applied) if applied else "database is up to date")
         return 0
     if args.command == "user":
         return user_command(args, config)
+    if args.command == "deliveries":
+        return deliveries_command(args, config)
     raise AssertionError(f"unhandled command {args.command}")  # argparse prevents this
 
 
-def with_store(config: Config, work: Callable[[Store], Awaitable[T]]) -> T:
-    """Open and migrate the database, run `work`, close it."""
+def with_store(config: Config, work: Callable[[Store], Awaitable[T]], *, migrate: bool = True) -> T:
+    """Open (and unless told otherwise, migrate) the database, run `work`, close it."""
 
     async def run() -> T:
         store = await Store.open(config.database.path)
         try:
-            await store.migrate()
+            if migrate:
+                await store.migrate()
             return await work(store)
         finally:
             await store.close()
@@ -213,4 +222,50 @@ def serve(config: Config) -> int:
         )
     except OSError as exc:
         raise CommandError(f"cannot listen on {listen}: {exc.strerror}") from None
+    return 0
+
+
+def deliveries_command(args: argparse.Namespace, config: Config) -> int:
+    """`fedserver deliveries [--status ID]`: the queue as the database shows it now."""
+    if args.status is not None:
+        status_id: int = args.status
+        records = with_store(config, lambda store: store.deliveries.for_status(status_id))
+        if not records:
+            print(f"no deliveries for status {status_id}")
+        for record in records:
+            why = record.reason or record.last_error or ""
+            when = f"next {isoformat(record.next_attempt_at)}" if record.state == "pending" else ""
+            print(
+                "\t".join(
+                    (
+                        record.inbox_url,
+                        record.state,
+                        f"attempts {record.attempts}",
+                        f"last status {record.last_status or '-'}",
+                        why or when,
+                    )
+                ).rstrip()
+            )
+        return 0
+    summary = with_store(config, lambda store: store.deliveries.summary())
+    print(
+        f"deliveries: {summary.pending} pending, {summary.delivered} delivered,"
+        f" {summary.failed} failed, {summary.skipped} skipped"
+    )
+    if summary.hosts:
+        print("hosts with pending or failed deliveries:")
+        for host in summary.hosts:
+            next_at = isoformat(host.next_attempt_at) if host.next_attempt_at else "-"
+            print(f"  {host.host}\t{host.pending} pending\t{host.failed} failed\tnext {next_at}")
+    unavailable = summary.unavailable
+    if unavailable:
+        print("unavailable hosts (skipped until they answer or send a signed request):")
+        for health in unavailable:
+            since = isoformat(health.unavailable_since) if health.unavailable_since else "-"
+            print(f"  {health.host}\tsince {since}\t{len(health.failure_days)} failure days")
+    failing = [health for health in summary.health if not health.unavailable]
+    if failing:
+        print("hosts failing recently:")
+        for health in failing:
+            print(f"  {health.host}\t{len(health.failure_days)} failure days")
     return 0

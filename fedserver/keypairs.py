@@ -8,6 +8,7 @@ object integrity proofs.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
@@ -85,3 +86,23 @@ def signing_keys_from(rows: dict[str, KeyPairRow]) -> SigningKeys:
             ed25519_multikey=public_key_multikey(ed_key.public_key()),
         ),
     )
+
+
+class LocalKeys:
+    """Parsed signing keys of local actors, loaded once per process (bovine spent 32 ms
+    per request re-parsing a PEM: PERF.md)."""
+
+    def __init__(self, load: Callable[[int | None], Awaitable[dict[str, KeyPairRow]]]) -> None:
+        self._load = load
+        self._keys: dict[int | None, SigningKeys] = {}
+
+    async def get(self, account_id: int | None) -> SigningKeys:
+        """Keys of a local account; `None` is the instance actor."""
+        keys = self._keys.get(account_id)
+        if keys is None:
+            rows = await self._load(account_id)
+            if not rows:
+                raise LookupError(f"no keys stored for account {account_id}")
+            keys = signing_keys_from(rows)
+            self._keys[account_id] = keys
+        return keys

@@ -8,6 +8,9 @@
    own id, and that actor must list the keyId in `publicKey`. The PEM used is the
    owner's copy. Never believe a key document's own claim of who owns it (Fedify
    CVE-2026-96625, Misskey #2546).
+   An owner on a domain we block is refused (403) before it is fetched: a key
+   document on any host must not be able to send us to a blocked one (SECURITY.md §6
+   item 9: no outbound fetch to a blocked domain).
 3. The parsed key is cached with an expiry; concurrent requests needing the same unknown
    key share one fetch. A verification failure with a cached key may force one refetch
    (key rotation), at most once per host per `refresh_interval` so a stream of bad
@@ -24,7 +27,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from fedserver.activitystreams import as_list
-from fedserver.errors import FetchError, SignatureInvalid
+from fedserver.errors import FetchError, Forbidden, SignatureInvalid
 from fedserver.http import FetchStatusError, HttpClient, Signer
 from fedserver.signatures import PublicKey, load_public_key
 from fedserver.ttlcache import TtlCache
@@ -62,9 +65,12 @@ class KeyResolver:
         max_keys: int = 20_000,
         refresh_interval: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
+        is_blocked: Callable[[str], bool] = lambda url: False,
     ) -> None:
         self._client = client
         self._signer = signer
+        #: The domain policy (`DomainPolicy.is_url_blocked`): a URL we must not fetch.
+        self._is_blocked = is_blocked
         self._keys: TtlCache[str, ResolvedKey] = TtlCache(
             max_entries=max_keys, ttl_seconds=ttl_seconds, clock=clock
         )
@@ -115,6 +121,8 @@ class KeyResolver:
         else:
             if owner is None:
                 raise SignatureInvalid(f"key {key_id} names no owner")
+            if self._is_blocked(owner):
+                raise Forbidden(f"{urlsplit(owner).hostname} is blocked here")
             actor = await self._get(owner, key_id, require_id=True)
             if not is_actor(actor):
                 raise SignatureInvalid(f"owner {owner} of key {key_id} is not an actor")

@@ -15,11 +15,17 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from fedserver.appkeys import config_key
-from fedserver.errors import FedError, error_body
+from fedserver.errors import FedError, NotFound, PayloadTooLarge, error_body
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+_HTTP_ERROR_CODES = {
+    404: NotFound.code,
+    405: "method_not_allowed",
+    413: PayloadTooLarge.code,
+}
 
 
 def error_response(status: int, detail: str, code: str) -> web.Response:
@@ -38,7 +44,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except web.HTTPException as exc:
         if exc.status < 400:
             raise  # redirects and other non-errors go out as they are
-        code = (exc.reason or "error").lower().replace(" ", "_")
+        # Stable codes for the statuses aiohttp raises itself: reason phrases follow the
+        # Python version (3.13 renamed 413 "Request Entity Too Large" to "Content Too Large").
+        code = _HTTP_ERROR_CODES.get(exc.status) or (exc.reason or "error").lower().replace(
+            " ", "_"
+        )
         max_body = request.app[config_key].limits.max_body_bytes
         detail = {
             404: "not found",

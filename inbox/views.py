@@ -8,10 +8,13 @@ answered 202 again with nothing changed. Processing happens later, from the queu
 from __future__ import annotations
 
 import logging
+from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from fedserver.appkeys import clock_key, ids_key, store_key
+from actors.remote import REFRESH_AFTER
+from fedserver.appkeys import clock_key, ids_key, inbox_worker_key, remote_actors_key, store_key
 from fedserver.authentication import authenticate
 from fedserver.errors import (
     BadRequest,
@@ -80,7 +83,33 @@ async def receive(request: web.Request, *, recipient_account_id: int | None) -> 
     )
     if not stored:
         log.info("duplicate delivery of %s ignored", envelope.id)
+        return web.Response(status=202)
+    await _after_signed_request(request, signer.actor_uri, signer.actor)
+    app[inbox_worker_key].wake()
     return web.Response(status=202)
+
+
+async def _after_signed_request(
+    request: web.Request, actor_uri: str, actor: dict[str, Any]
+) -> None:
+    """A verified peer spoke: keep its actor document (fetched from its own id by the key
+    resolver, so trustworthy) and clear any 'unavailable' mark on its host (Mastodon
+    clears it on any signed request from the host)."""
+    store = request.app[store_key]
+    known = await store.remote_accounts.by_uri(actor_uri)
+    stale = (
+        known is None
+        or known.fetched_at is None
+        or (request.app[clock_key]() - known.fetched_at > REFRESH_AFTER)
+    )
+    if stale:
+        try:
+            await request.app[remote_actors_key].remember(actor)
+        except InvalidActivity as exc:
+            log.info("not keeping actor %s: %s", actor_uri, exc.detail)
+    host = urlsplit(actor_uri).netloc.lower()
+    if await store.deliveries.is_unavailable(host):
+        await store.deliveries.mark_available(host)
 
 
 def check_binding(envelope: Envelope, signer: str) -> None:

@@ -8,30 +8,41 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fedserver.db.accounts import Accounts
-from fedserver.db.collections import Follows, Statuses
+from fedserver.db.accounts import Accounts, RemoteAccounts
 from fedserver.db.database import Database
+from fedserver.db.deliveries import Deliveries
 from fedserver.db.inbox import Inbox, InboxItem
+from fedserver.db.moderation import DomainBlocks, Reports, Tombstones
+from fedserver.db.notifications import NotificationRow, Notifications
 from fedserver.db.rows import (
     AccountRow,
     CollectionItem,
     KeyPairRow,
     LocalUser,
     ProfileField,
+    RemoteActor,
     StatusRow,
     UsageStats,
     UserRow,
 )
+from fedserver.db.social import Blocks, Favourites, FollowRow, Follows, Pins
+from fedserver.db.statuses import NewAttachment, NewStatus, Statuses, StatusParts
 
 __all__ = [
     "AccountRow",
     "CollectionItem",
     "Database",
+    "FollowRow",
     "Inbox",
     "InboxItem",
     "KeyPairRow",
     "LocalUser",
+    "NewAttachment",
+    "NewStatus",
+    "NotificationRow",
     "ProfileField",
+    "RemoteActor",
+    "StatusParts",
     "StatusRow",
     "Store",
     "UsageStats",
@@ -43,9 +54,18 @@ class Store:
     def __init__(self, db: Database) -> None:
         self.db = db
         self.accounts = Accounts(db)
+        self.remote_accounts = RemoteAccounts(db)
         self.follows = Follows(db)
         self.statuses = Statuses(db)
+        self.favourites = Favourites(db)
+        self.blocks = Blocks(db)
+        self.pins = Pins(db)
+        self.notifications = Notifications(db)
+        self.reports = Reports(db)
+        self.domain_blocks = DomainBlocks(db)
+        self.tombstones = Tombstones(db)
         self.inbox = Inbox(db)
+        self.deliveries = Deliveries(db)
 
     @classmethod
     async def open(cls, path: Path) -> Store:

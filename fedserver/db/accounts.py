@@ -5,8 +5,15 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from fedserver.db.database import Database, is_unique_violation
-from fedserver.db.rows import AccountRow, KeyPairRow, LocalUser, UsageStats, UserRow
+from fedserver.db.database import Database, Transaction, is_unique_violation
+from fedserver.db.rows import (
+    AccountRow,
+    KeyPairRow,
+    LocalUser,
+    RemoteActor,
+    UsageStats,
+    UserRow,
+)
 from fedserver.errors import Conflict
 from fedserver.ids import isoformat, parse_isoformat
 
@@ -112,6 +119,14 @@ class Accounts:
                 (account_id,),
             )
 
+    async def set_moved_to(
+        self, tx: Transaction, account_id: int, target: str, now: datetime
+    ) -> None:
+        await tx.execute(
+            "UPDATE accounts SET moved_to_uri = ?, updated_at = ? WHERE id = ?",
+            (target, isoformat(now), account_id),
+        )
+
     async def set_admin(self, account_id: int, is_admin: bool) -> None:
         async with self._db.transaction() as tx:
             await tx.execute(
@@ -215,3 +230,111 @@ class Accounts:
 
 def _local_user(row: object) -> LocalUser:
     return LocalUser(account=AccountRow.from_row(row), user=UserRow.from_row(row))
+
+
+class RemoteAccounts:
+    """Remote actors, as last fetched from their own ids."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def by_uri(self, uri: str) -> AccountRow | None:
+        row = await self._db.fetch_one("SELECT * FROM accounts WHERE uri = ?", (uri,))
+        return None if row is None else AccountRow.from_row(row)
+
+    async def by_acct(self, username: str, domain: str) -> AccountRow | None:
+        row = await self._db.fetch_one(
+            "SELECT * FROM accounts WHERE lower(username) = lower(?) AND domain = ?",
+            (username, domain.lower()),
+        )
+        return None if row is None else AccountRow.from_row(row)
+
+    async def upsert(self, actor: RemoteActor, *, new_id: int, now: datetime) -> AccountRow:
+        """Store what the actor's own document says. Only call this with a document
+        fetched from the actor's id (never one embedded by someone else: R6)."""
+        stamp = isoformat(now)
+        values = (
+            actor.username,
+            actor.domain,
+            actor.url,
+            actor.inbox,
+            actor.shared_inbox,
+            actor.outbox,
+            actor.followers,
+            actor.following,
+            actor.featured,
+            actor.actor_type,
+            actor.display_name,
+            actor.summary,
+            actor.avatar_url,
+            actor.header_url,
+            actor.manually_approves_followers,
+            actor.discoverable,
+            actor.indexable,
+            actor.bot,
+            json.dumps(list(actor.also_known_as)),
+            json.dumps([{"name": n, "value": v} for n, v in actor.fields]),
+            actor.moved_to,
+            actor.public_key_id,
+            actor.public_key_pem,
+            stamp,
+            stamp,
+        )
+        async with self._db.transaction() as tx:
+            # The same user@domain under a new id is the same account moved by its own
+            # server (Mastodon does the same): take the row over rather than fail.
+            await tx.execute(
+                "UPDATE accounts SET uri = ? WHERE lower(username) = lower(?) AND domain = ?"
+                " AND uri != ?",
+                (actor.uri, actor.username, actor.domain, actor.uri),
+            )
+            await tx.execute(
+                """
+                INSERT INTO accounts (id, uri, username, domain, url, inbox_url,
+                  shared_inbox_url, outbox_url, followers_url, following_url, featured_url,
+                  actor_type, display_name, summary, avatar_url, header_url,
+                  manually_approves_followers, discoverable, indexable, bot, also_known_as,
+                  fields, moved_to_uri, public_key_id, public_key_pem, fetched_at,
+                  updated_at, created_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+                        ?, ?, ?, ?, ?)
+                ON CONFLICT (uri) DO UPDATE SET
+                  username = excluded.username, domain = excluded.domain, url = excluded.url,
+                  inbox_url = excluded.inbox_url,
+                  shared_inbox_url = excluded.shared_inbox_url,
+                  outbox_url = excluded.outbox_url, followers_url = excluded.followers_url,
+                  following_url = excluded.following_url,
+                  featured_url = excluded.featured_url, actor_type = excluded.actor_type,
+                  display_name = excluded.display_name, summary = excluded.summary,
+                  avatar_url = excluded.avatar_url, header_url = excluded.header_url,
+                  manually_approves_followers = excluded.manually_approves_followers,
+                  discoverable = excluded.discoverable, indexable = excluded.indexable,
+                  bot = excluded.bot, also_known_as = excluded.also_known_as,
+                  fields = excluded.fields, moved_to_uri = excluded.moved_to_uri,
+                  public_key_id = excluded.public_key_id,
+                  public_key_pem = excluded.public_key_pem,
+                  fetched_at = excluded.fetched_at, updated_at = excluded.updated_at,
+                  deleted_at = NULL
+                """,
+                (new_id, actor.uri, *values, stamp),
+            )
+        stored = await self.by_uri(actor.uri)
+        assert stored is not None
+        return stored
+
+    async def mark_deleted(self, account_id: int, now: datetime) -> None:
+        """A remote actor deleted itself: drop its content and relationships, keep a row
+        so that a late activity from it finds it deleted."""
+        async with self._db.transaction() as tx:
+            await tx.execute("DELETE FROM statuses WHERE account_id = ?", (account_id,))
+            await tx.execute(
+                "DELETE FROM follows WHERE account_id = ? OR target_account_id = ?",
+                (account_id, account_id),
+            )
+            await tx.execute("DELETE FROM favourites WHERE account_id = ?", (account_id,))
+            await tx.execute("DELETE FROM notifications WHERE from_account_id = ?", (account_id,))
+            await tx.execute(
+                "UPDATE accounts SET deleted_at = ?, display_name = '', summary = '',"
+                " fields = '[]', avatar_url = NULL, header_url = NULL WHERE id = ?",
+                (isoformat(now), account_id),
+            )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from fedserver.db.database import Database
+from fedserver.db.database import Database, Row
 from fedserver.ids import isoformat
 
 
@@ -67,18 +67,52 @@ class Inbox:
         rows = await self._db.fetch_all(
             "SELECT * FROM inbox_items ORDER BY id DESC LIMIT ?", (limit,)
         )
-        return [
-            InboxItem(
-                id=row["id"],
-                activity_id=row["activity_id"],
-                activity_type=row["activity_type"],
-                actor_uri=row["actor_uri"],
-                key_id=row["key_id"],
-                recipient_account_id=row["recipient_account_id"],
-                body=row["body"],
-                state=row["state"],
-                attempts=row["attempts"],
-                last_error=row["last_error"],
+        return [_item(row) for row in rows]
+
+    # -- the worker's side -----------------------------------------------------------
+
+    async def due(self, now: datetime, limit: int) -> list[InboxItem]:
+        """Pending items whose time has come, oldest first."""
+        rows = await self._db.fetch_all(
+            "SELECT * FROM inbox_items WHERE state = 'pending' AND next_attempt_at <= ?"
+            " ORDER BY id LIMIT ?",
+            (isoformat(now), limit),
+        )
+        return [_item(row) for row in rows]
+
+    async def count_pending(self) -> int:
+        return int(
+            await self._db.fetch_value("SELECT count(*) FROM inbox_items WHERE state = 'pending'")
+        )
+
+    async def finish(self, item_id: int, *, state: str, note: str | None) -> None:
+        """`done`, `ignored` (with why) or `failed` (dead letter, with why)."""
+        async with self._db.transaction() as tx:
+            await tx.execute(
+                "UPDATE inbox_items SET state = ?, last_error = ?, attempts = attempts + 1"
+                " WHERE id = ?",
+                (state, note, item_id),
             )
-            for row in rows
-        ]
+
+    async def retry_later(self, item_id: int, *, at: datetime, error: str) -> None:
+        async with self._db.transaction() as tx:
+            await tx.execute(
+                "UPDATE inbox_items SET attempts = attempts + 1, next_attempt_at = ?,"
+                " last_error = ? WHERE id = ?",
+                (isoformat(at), error, item_id),
+            )
+
+
+def _item(row: Row) -> InboxItem:
+    return InboxItem(
+        id=row["id"],
+        activity_id=row["activity_id"],
+        activity_type=row["activity_type"],
+        actor_uri=row["actor_uri"],
+        key_id=row["key_id"],
+        recipient_account_id=row["recipient_account_id"],
+        body=row["body"],
+        state=row["state"],
+        attempts=row["attempts"],
+        last_error=row["last_error"],
+    )

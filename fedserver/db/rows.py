@@ -174,6 +174,14 @@ class StatusRow:
     created_at: datetime
     edited_at: datetime | None
     deleted_at: datetime | None
+    in_reply_to_account_id: int | None
+    object_type: str
+    source_text: str | None
+    poll: dict[str, Any] | None
+
+    @property
+    def is_local(self) -> bool:
+        return self.uri is None
 
     @classmethod
     def from_row(cls, row: Any) -> StatusRow:
@@ -193,6 +201,10 @@ class StatusRow:
             created_at=parse_isoformat(row["created_at"]),
             edited_at=_maybe_time(row["edited_at"]),
             deleted_at=_maybe_time(row["deleted_at"]),
+            in_reply_to_account_id=row["in_reply_to_account_id"],
+            object_type=row["object_type"],
+            source_text=row["source_text"],
+            poll=None if row["poll"] is None else json.loads(row["poll"]),
         )
 
 
@@ -208,3 +220,34 @@ class UsageStats:
 
 def _maybe_time(value: str | None) -> datetime | None:
     return None if value is None else parse_isoformat(value)
+
+
+@dataclass(frozen=True)
+class RemoteActor:
+    """A remote actor as parsed from its own document (actors/parse.py), ready to store."""
+
+    uri: str
+    username: str
+    #: The host (with port, if any) of the actor id: the `domain` of user@domain.
+    domain: str
+    actor_type: str
+    url: str | None
+    inbox: str
+    shared_inbox: str | None
+    outbox: str | None
+    followers: str | None
+    following: str | None
+    featured: str | None
+    display_name: str
+    summary: str
+    avatar_url: str | None
+    header_url: str | None
+    manually_approves_followers: bool
+    discoverable: bool
+    indexable: bool
+    bot: bool
+    also_known_as: tuple[str, ...]
+    moved_to: str | None
+    fields: tuple[tuple[str, str], ...]
+    public_key_id: str | None
+    public_key_pem: str | None

@@ -1,0 +1,77 @@
+"""Notifications of local accounts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from fedserver.db.database import MAX_ID, Database, Transaction
+from fedserver.ids import isoformat, parse_isoformat
+
+
+@dataclass(frozen=True)
+class NotificationRow:
+    id: int
+    account_id: int
+    from_account_id: int
+    type: str
+    status_id: int | None
+    created_at: datetime
+
+
+class Notifications:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def add(
+        self,
+        tx: Transaction,
+        *,
+        notification_id: int,
+        account_id: int,
+        from_account_id: int,
+        kind: str,
+        status_id: int | None,
+        now: datetime,
+    ) -> bool:
+        """Notify a local account; a repeat of the same event notifies once."""
+        return await tx.insert(
+            "INSERT INTO notifications (id, account_id, from_account_id, type, status_id,"
+            " created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (notification_id, account_id, from_account_id, kind, status_id, isoformat(now)),
+        )
+
+    async def remove(
+        self,
+        tx: Transaction,
+        *,
+        account_id: int,
+        from_account_id: int,
+        kind: str,
+        status_id: int | None,
+    ) -> None:
+        """Withdraw the notification of an undone event (an unfavourite, an unfollow)."""
+        await tx.execute(
+            "DELETE FROM notifications WHERE account_id = ? AND from_account_id = ?"
+            " AND type = ? AND coalesce(status_id, 0) = ?",
+            (account_id, from_account_id, kind, status_id or 0),
+        )
+
+    async def for_account(
+        self, account_id: int, *, before: int | None = None, limit: int = 40
+    ) -> list[NotificationRow]:
+        rows = await self._db.fetch_all(
+            "SELECT * FROM notifications WHERE account_id = ? AND id < ? ORDER BY id DESC LIMIT ?",
+            (account_id, MAX_ID if before is None else before, limit),
+        )
+        return [
+            NotificationRow(
+                id=row["id"],
+                account_id=row["account_id"],
+                from_account_id=row["from_account_id"],
+                type=row["type"],
+                status_id=row["status_id"],
+                created_at=parse_isoformat(row["created_at"]),
+            )
+            for row in rows
+        ]

@@ -1,0 +1,280 @@
+"""Edges between accounts and statuses: follows, favourites, blocks, pins."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from fedserver.db.database import MAX_ID, Database, Row, Transaction
+from fedserver.db.rows import CollectionItem
+from fedserver.ids import isoformat
+
+
+@dataclass(frozen=True)
+class FollowRow:
+    id: int
+    account_id: int
+    target_account_id: int
+    uri: str | None
+    state: str
+
+
+def _follow(row: Row) -> FollowRow:
+    return FollowRow(
+        id=row["id"],
+        account_id=row["account_id"],
+        target_account_id=row["target_account_id"],
+        uri=row["uri"],
+        state=row["state"],
+    )
+
+
+class Follows:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def get(self, account_id: int, target_account_id: int) -> FollowRow | None:
+        row = await self._db.fetch_one(
+            "SELECT * FROM follows WHERE account_id = ? AND target_account_id = ?",
+            (account_id, target_account_id),
+        )
+        return None if row is None else _follow(row)
+
+    async def by_uri(self, uri: str) -> FollowRow | None:
+        row = await self._db.fetch_one("SELECT * FROM follows WHERE uri = ?", (uri,))
+        return None if row is None else _follow(row)
+
+    async def add(
+        self,
+        tx: Transaction,
+        *,
+        follow_id: int,
+        account_id: int,
+        target_account_id: int,
+        uri: str | None,
+        state: str,
+        now: datetime,
+    ) -> None:
+        """Create or refresh a follow; a repeated Follow updates its uri and state."""
+        await tx.execute(
+            "INSERT INTO follows (id, account_id, target_account_id, uri, state, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (account_id, target_account_id)"
+            " DO UPDATE SET uri = excluded.uri,"
+            " state = CASE WHEN follows.state = 'accepted' THEN 'accepted'"
+            " ELSE excluded.state END",
+            (follow_id, account_id, target_account_id, uri, state, isoformat(now)),
+        )
+
+    async def accept(self, tx: Transaction, follow_id: int) -> None:
+        await tx.execute("UPDATE follows SET state = 'accepted' WHERE id = ?", (follow_id,))
+
+    async def remove(self, tx: Transaction, follow_id: int) -> None:
+        await tx.execute("DELETE FROM follows WHERE id = ?", (follow_id,))
+
+    async def remove_between(self, tx: Transaction, first: int, second: int) -> None:
+        """Both directions (a block severs them)."""
+        await tx.execute(
+            "DELETE FROM follows WHERE (account_id = ? AND target_account_id = ?)"
+            " OR (account_id = ? AND target_account_id = ?)",
+            (first, second, second, first),
+        )
+
+    async def local_follower_ids(self, target_account_id: int) -> list[int]:
+        """Local accounts following `target` (accepted): whose home feeds get its posts."""
+        rows = await self._db.fetch_all(
+            "SELECT f.account_id FROM follows f JOIN accounts a ON a.id = f.account_id"
+            " WHERE f.target_account_id = ? AND f.state = 'accepted' AND a.domain IS NULL",
+            (target_account_id,),
+        )
+        return [row[0] for row in rows]
+
+    async def remote_follower_inboxes(self, target_account_id: int) -> list[tuple[str, str | None]]:
+        """(inbox, shared inbox) of remote accepted followers, for delivery planning."""
+        rows = await self._db.fetch_all(
+            "SELECT a.inbox_url, a.shared_inbox_url FROM follows f"
+            " JOIN accounts a ON a.id = f.account_id"
+            " WHERE f.target_account_id = ? AND f.state = 'accepted'"
+            " AND a.domain IS NOT NULL AND a.deleted_at IS NULL AND a.inbox_url IS NOT NULL",
+            (target_account_id,),
+        )
+        return [(row[0], row[1]) for row in rows]
+
+    async def follower_ids_of(self, target_account_id: int) -> list[int]:
+        rows = await self._db.fetch_all(
+            "SELECT account_id FROM follows WHERE target_account_id = ? AND state = 'accepted'",
+            (target_account_id,),
+        )
+        return [row[0] for row in rows]
+
+    async def count_followers(self, account_id: int) -> int:
+        return int(
+            await self._db.fetch_value(
+                "SELECT count(*) FROM follows WHERE target_account_id = ? AND state = 'accepted'",
+                (account_id,),
+            )
+        )
+
+    async def count_following(self, account_id: int) -> int:
+        return int(
+            await self._db.fetch_value(
+                "SELECT count(*) FROM follows WHERE account_id = ? AND state = 'accepted'",
+                (account_id,),
+            )
+        )
+
+    async def followers_page(
+        self, account_id: int, *, before: int | None, limit: int
+    ) -> list[CollectionItem]:
+        """Accepted followers, newest follow first, with follow ids below `before`."""
+        return await self._page("account_id", "target_account_id", account_id, before, limit)
+
+    async def following_page(
+        self, account_id: int, *, before: int | None, limit: int
+    ) -> list[CollectionItem]:
+        return await self._page("target_account_id", "account_id", account_id, before, limit)
+
+    async def _page(
+        self, other: str, mine: str, account_id: int, before: int | None, limit: int
+    ) -> list[CollectionItem]:
+        # `other`/`mine` are one of two fixed column names chosen above, never input.
+        rows = await self._db.fetch_all(
+            f"""
+            SELECT f.id AS cursor, a.id AS account_id, a.username, a.domain, a.uri
+            FROM follows f JOIN accounts a ON a.id = f.{other}
+            WHERE f.{mine} = ? AND f.state = 'accepted' AND f.id < ?
+              AND a.deleted_at IS NULL
+            ORDER BY f.id DESC LIMIT ?
+            """,
+            (account_id, MAX_ID if before is None else before, limit),
+        )
+        return [
+            CollectionItem(
+                cursor=row["cursor"],
+                account_id=row["account_id"],
+                username=row["username"],
+                domain=row["domain"],
+                uri=row["uri"],
+            )
+            for row in rows
+        ]
+
+
+class Favourites:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def add(
+        self,
+        tx: Transaction,
+        *,
+        fav_id: int,
+        account_id: int,
+        status_id: int,
+        uri: str | None,
+        now: datetime,
+    ) -> bool:
+        return await tx.insert(
+            "INSERT INTO favourites (id, account_id, status_id, uri, created_at)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (fav_id, account_id, status_id, uri, isoformat(now)),
+        )
+
+    async def by_uri(self, uri: str) -> tuple[int, int, int] | None:
+        """(id, account_id, status_id)."""
+        row = await self._db.fetch_one(
+            "SELECT id, account_id, status_id FROM favourites WHERE uri = ?", (uri,)
+        )
+        return None if row is None else (row[0], row[1], row[2])
+
+    async def get(self, account_id: int, status_id: int) -> tuple[int, str | None] | None:
+        """(id, uri) of an account's favourite of a status."""
+        row = await self._db.fetch_one(
+            "SELECT id, uri FROM favourites WHERE account_id = ? AND status_id = ?",
+            (account_id, status_id),
+        )
+        return None if row is None else (row[0], row[1])
+
+    async def remove(self, tx: Transaction, fav_id: int) -> None:
+        await tx.execute("DELETE FROM favourites WHERE id = ?", (fav_id,))
+
+
+class Blocks:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def add(
+        self,
+        tx: Transaction,
+        *,
+        block_id: int,
+        account_id: int,
+        target_account_id: int,
+        uri: str | None,
+        now: datetime,
+    ) -> None:
+        await tx.execute(
+            "INSERT INTO blocks (id, account_id, target_account_id, uri, created_at)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (account_id, target_account_id)"
+            " DO UPDATE SET uri = excluded.uri",
+            (block_id, account_id, target_account_id, uri, isoformat(now)),
+        )
+
+    async def by_uri(self, uri: str) -> tuple[int, int, int] | None:
+        """(id, account_id, target_account_id)."""
+        row = await self._db.fetch_one(
+            "SELECT id, account_id, target_account_id FROM blocks WHERE uri = ?", (uri,)
+        )
+        return None if row is None else (row[0], row[1], row[2])
+
+    async def get(self, account_id: int, target_account_id: int) -> tuple[int, str | None] | None:
+        """(id, uri) of a block."""
+        row = await self._db.fetch_one(
+            "SELECT id, uri FROM blocks WHERE account_id = ? AND target_account_id = ?",
+            (account_id, target_account_id),
+        )
+        return None if row is None else (row[0], row[1])
+
+    async def remove(self, tx: Transaction, block_id: int) -> None:
+        await tx.execute("DELETE FROM blocks WHERE id = ?", (block_id,))
+
+    async def is_blocked(self, account_id: int, target_account_id: int) -> bool:
+        """Whether `account_id` blocks `target_account_id`."""
+        return bool(
+            await self._db.fetch_value(
+                "SELECT 1 FROM blocks WHERE account_id = ? AND target_account_id = ?",
+                (account_id, target_account_id),
+            )
+        )
+
+    async def blocks_either_way(self, first: int, second: int) -> bool:
+        return bool(
+            await self._db.fetch_value(
+                "SELECT 1 FROM blocks WHERE (account_id = ? AND target_account_id = ?)"
+                " OR (account_id = ? AND target_account_id = ?)",
+                (first, second, second, first),
+            )
+        )
+
+
+class Pins:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def add(self, tx: Transaction, account_id: int, status_id: int, now: datetime) -> None:
+        await tx.execute(
+            "INSERT INTO pins (account_id, status_id, created_at) VALUES (?, ?, ?)"
+            " ON CONFLICT DO NOTHING",
+            (account_id, status_id, isoformat(now)),
+        )
+
+    async def remove(self, tx: Transaction, account_id: int, status_id: int) -> None:
+        await tx.execute(
+            "DELETE FROM pins WHERE account_id = ? AND status_id = ?", (account_id, status_id)
+        )
+
+    async def status_ids(self, account_id: int) -> list[int]:
+        rows = await self._db.fetch_all(
+            "SELECT status_id FROM pins WHERE account_id = ? ORDER BY created_at DESC",
+            (account_id,),
+        )
+        return [row[0] for row in rows]

@@ -1,0 +1,316 @@
+"""Statuses (local and remote) and their parts: mentions, tags, emoji, media, edits, feeds.
+
+Writes take an open `Transaction`, so a caller can store a status, its notifications and
+its deliveries atomically.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from fedserver.db.database import MAX_ID, Database, Transaction
+from fedserver.db.rows import StatusRow
+from fedserver.ids import isoformat, parse_isoformat
+
+# Visibilities anyone may see; the outbox and the public profile page show only these.
+PUBLIC_VISIBILITIES = ("public", "unlisted")
+
+
+@dataclass(frozen=True)
+class NewAttachment:
+    id: int
+    type: str
+    remote_url: str | None
+    media_type: str | None
+    description: str
+    blurhash: str | None
+    width: int | None
+    height: int | None
+
+
+@dataclass(frozen=True)
+class NewStatus:
+    id: int
+    account_id: int
+    uri: str | None
+    url: str | None
+    content: str
+    spoiler_text: str
+    visibility: str
+    sensitive: bool
+    language: str | None
+    created_at: datetime
+    in_reply_to_id: int | None = None
+    in_reply_to_uri: str | None = None
+    in_reply_to_account_id: int | None = None
+    reblog_of_id: int | None = None
+    object_type: str = "Note"
+    source_text: str | None = None
+    poll: dict[str, object] | None = None
+    edited_at: datetime | None = None
+    mention_account_ids: tuple[int, ...] = ()
+    tags: tuple[str, ...] = ()
+    emojis: tuple[tuple[str, str], ...] = ()
+    attachments: tuple[NewAttachment, ...] = field(default=())
+
+
+class Statuses:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def by_id(self, status_id: int) -> StatusRow | None:
+        row = await self._db.fetch_one("SELECT * FROM statuses WHERE id = ?", (status_id,))
+        return None if row is None else StatusRow.from_row(row)
+
+    async def by_uri(self, uri: str) -> StatusRow | None:
+        row = await self._db.fetch_one("SELECT * FROM statuses WHERE uri = ?", (uri,))
+        return None if row is None else StatusRow.from_row(row)
+
+    async def reblog_by(self, account_id: int, status_id: int) -> StatusRow | None:
+        row = await self._db.fetch_one(
+            "SELECT * FROM statuses WHERE account_id = ? AND reblog_of_id = ?",
+            (account_id, status_id),
+        )
+        return None if row is None else StatusRow.from_row(row)
+
+    async def count_by_account(self, account_id: int) -> int:
+        return int(
+            await self._db.fetch_value(
+                "SELECT count(*) FROM statuses WHERE account_id = ? AND deleted_at IS NULL",
+                (account_id,),
+            )
+        )
+
+    async def public_by_account(
+        self, account_id: int, *, before: int | None, limit: int
+    ) -> list[StatusRow]:
+        """Public and unlisted statuses and boosts of one account, newest first."""
+        rows = await self._db.fetch_all(
+            """
+            SELECT * FROM statuses
+            WHERE account_id = ? AND deleted_at IS NULL AND id < ?
+              AND visibility IN (?, ?)
+            ORDER BY id DESC LIMIT ?
+            """,
+            (account_id, MAX_ID if before is None else before, *PUBLIC_VISIBILITIES, limit),
+        )
+        return [StatusRow.from_row(row) for row in rows]
+
+    async def home_feed(
+        self, account_id: int, *, before: int | None, limit: int
+    ) -> list[StatusRow]:
+        rows = await self._db.fetch_all(
+            """
+            SELECT s.* FROM home_feed f JOIN statuses s ON s.id = f.status_id
+            WHERE f.account_id = ? AND f.status_id < ? AND s.deleted_at IS NULL
+            ORDER BY f.status_id DESC LIMIT ?
+            """,
+            (account_id, MAX_ID if before is None else before, limit),
+        )
+        return [StatusRow.from_row(row) for row in rows]
+
+    async def parts(self, status_id: int) -> StatusParts:
+        mentions = await self._db.fetch_all(
+            "SELECT a.id, a.username, a.domain, a.uri FROM mentions m"
+            " JOIN accounts a ON a.id = m.account_id WHERE m.status_id = ? ORDER BY a.id",
+            (status_id,),
+        )
+        tags = await self._db.fetch_all(
+            "SELECT t.name FROM status_tags st JOIN tags t ON t.id = st.tag_id"
+            " WHERE st.status_id = ? ORDER BY t.name",
+            (status_id,),
+        )
+        emojis = await self._db.fetch_all(
+            "SELECT shortcode, image_url FROM status_emojis WHERE status_id = ?", (status_id,)
+        )
+        return StatusParts(
+            mentions=tuple((r[0], r[1], r[2], r[3]) for r in mentions),
+            tags=tuple(r[0] for r in tags),
+            emojis=tuple((r[0], r[1]) for r in emojis),
+        )
+
+    async def mark_deleted(self, tx: Transaction, status_id: int, now: datetime) -> None:
+        """A local status is deleted: its text goes, a Tombstone answers for its id, and
+        boosts of it go (cascade does not apply to a kept row)."""
+        await tx.execute(
+            "UPDATE statuses SET deleted_at = ?, content = '', spoiler_text = '',"
+            " source_text = NULL, poll = NULL WHERE id = ?",
+            (isoformat(now), status_id),
+        )
+        await tx.execute("DELETE FROM statuses WHERE reblog_of_id = ?", (status_id,))
+        await tx.execute("DELETE FROM home_feed WHERE status_id = ?", (status_id,))
+
+    async def mentioned_account_ids(self, status_id: int) -> list[int]:
+        rows = await self._db.fetch_all(
+            "SELECT account_id FROM mentions WHERE status_id = ?", (status_id,)
+        )
+        return [row[0] for row in rows]
+
+    async def edits(self, status_id: int) -> list[tuple[str, str, bool, datetime]]:
+        rows = await self._db.fetch_all(
+            "SELECT content, spoiler_text, sensitive, created_at FROM status_edits"
+            " WHERE status_id = ? ORDER BY id",
+            (status_id,),
+        )
+        return [
+            (
+                r["content"],
+                r["spoiler_text"],
+                bool(r["sensitive"]),
+                parse_isoformat(r["created_at"]),
+            )
+            for r in rows
+        ]
+
+    async def counts(self, status_id: int) -> tuple[int, int, int]:
+        """(replies, boosts, favourites)."""
+        row = await self._db.fetch_one(
+            """
+            SELECT
+              (SELECT count(*) FROM statuses WHERE in_reply_to_id = :id
+                 AND deleted_at IS NULL),
+              (SELECT count(*) FROM statuses WHERE reblog_of_id = :id
+                 AND deleted_at IS NULL),
+              (SELECT count(*) FROM favourites WHERE status_id = :id)
+            """,
+            {"id": status_id},
+        )
+        assert row is not None
+        return int(row[0]), int(row[1]), int(row[2])
+
+    # -- writes (inside the caller's transaction) ---------------------------------------
+
+    async def insert(self, tx: Transaction, new: NewStatus) -> bool:
+        """Store a status with its parts; False if its uri is already stored."""
+        inserted = await tx.insert(
+            """
+            INSERT INTO statuses (id, account_id, uri, url, content, spoiler_text,
+              visibility, sensitive, language, in_reply_to_id, in_reply_to_uri,
+              in_reply_to_account_id, reblog_of_id, object_type, source_text, poll,
+              created_at, edited_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT DO NOTHING
+            """,
+            (
+                new.id,
+                new.account_id,
+                new.uri,
+                new.url,
+                new.content,
+                new.spoiler_text,
+                new.visibility,
+                new.sensitive,
+                new.language,
+                new.in_reply_to_id,
+                new.in_reply_to_uri,
+                new.in_reply_to_account_id,
+                new.reblog_of_id,
+                new.object_type,
+                new.source_text,
+                None if new.poll is None else json.dumps(new.poll),
+                isoformat(new.created_at),
+                None if new.edited_at is None else isoformat(new.edited_at),
+            ),
+        )
+        if inserted:
+            await self._insert_parts(tx, new)
+        return inserted
+
+    async def _insert_parts(self, tx: Transaction, new: NewStatus) -> None:
+        await tx.execute_many(
+            "INSERT INTO mentions (status_id, account_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            [(new.id, account_id) for account_id in new.mention_account_ids],
+        )
+        for name in new.tags:
+            await tx.execute("INSERT INTO tags (name) VALUES (?) ON CONFLICT DO NOTHING", (name,))
+            await tx.execute(
+                "INSERT INTO status_tags (status_id, tag_id)"
+                " SELECT ?, id FROM tags WHERE name = ? ON CONFLICT DO NOTHING",
+                (new.id, name),
+            )
+        await tx.execute_many(
+            "INSERT INTO status_emojis (status_id, shortcode, image_url) VALUES (?, ?, ?)"
+            " ON CONFLICT DO NOTHING",
+            [(new.id, shortcode, url) for shortcode, url in new.emojis],
+        )
+        await tx.execute_many(
+            "INSERT INTO media_attachments (id, status_id, account_id, type, remote_url,"
+            " media_type, description, blurhash, width, height, position, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    a.id,
+                    new.id,
+                    new.account_id,
+                    a.type,
+                    a.remote_url,
+                    a.media_type,
+                    a.description,
+                    a.blurhash,
+                    a.width,
+                    a.height,
+                    position,
+                    isoformat(new.created_at),
+                )
+                for position, a in enumerate(new.attachments)
+            ],
+        )
+
+    async def update_content(
+        self,
+        tx: Transaction,
+        status_id: int,
+        *,
+        content: str,
+        spoiler_text: str,
+        sensitive: bool,
+        language: str | None,
+        edited_at: datetime,
+        edit_id: int,
+        source_text: str | None = None,
+    ) -> None:
+        """Edit a status, keeping the previous version in its history."""
+        await tx.execute(
+            "INSERT INTO status_edits (id, status_id, content, spoiler_text, sensitive,"
+            " created_at) SELECT ?, id, content, spoiler_text, sensitive,"
+            " coalesce(edited_at, created_at) FROM statuses WHERE id = ?",
+            (edit_id, status_id),
+        )
+        await tx.execute(
+            "UPDATE statuses SET content = ?, spoiler_text = ?, sensitive = ?, language = ?,"
+            " edited_at = ?, source_text = coalesce(?, source_text) WHERE id = ?",
+            (
+                content,
+                spoiler_text,
+                sensitive,
+                language,
+                isoformat(edited_at),
+                source_text,
+                status_id,
+            ),
+        )
+
+    async def delete(self, tx: Transaction, status_id: int) -> None:
+        """Remove a status and its boosts (cascade); replies keep their text."""
+        await tx.execute("DELETE FROM statuses WHERE id = ?", (status_id,))
+
+    async def add_to_feeds(self, tx: Transaction, status_id: int, account_ids: list[int]) -> None:
+        await tx.execute_many(
+            "INSERT INTO home_feed (account_id, status_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            [(account_id, status_id) for account_id in account_ids],
+        )
+
+    async def set_poll(self, tx: Transaction, status_id: int, poll: dict[str, object]) -> None:
+        await tx.execute("UPDATE statuses SET poll = ? WHERE id = ?", (json.dumps(poll), status_id))
+
+
+@dataclass(frozen=True)
+class StatusParts:
+    """What a status names besides its text."""
+
+    #: (account id, username, domain or None, uri or None) of mentioned accounts.
+    mentions: tuple[tuple[int, str, str | None, str | None], ...]
+    tags: tuple[str, ...]
+    emojis: tuple[tuple[str, str], ...]
