@@ -20,6 +20,7 @@ from aiohttp.typedefs import Middleware
 
 import actors.views
 import inbox.views
+import outbox.objects
 import outbox.views
 import outbox.worker
 import webfinger.views
@@ -91,6 +92,7 @@ def create_app(
     app.add_routes(webfinger.views.routes)
     app.add_routes(actors.views.routes)
     app.add_routes(outbox.views.routes)
+    app.add_routes(outbox.objects.routes)
     app.add_routes(inbox.views.routes)
     app.router.add_static("/static", pages.STATIC_DIR, name="static")
     return app
@@ -120,25 +122,30 @@ async def store_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def instance_actor_ctx(app: web.Application) -> AsyncIterator[None]:
     """Load the instance actor's keys, generating them on the very first start."""
-    store = app[store_key]
-    config = app[config_key]
+    app[instance_actor_key] = await load_instance_actor(
+        app[store_key], app[config_key], app[ids_key], app[clock_key]
+    )
+    yield
+
+
+async def load_instance_actor(
+    store: Store, config: Config, new_id: IdGenerator, clock: Clock
+) -> InstanceActor:
     rows = await store.accounts.keypairs(None)
     if not rows:
         generated = await asyncio.to_thread(generate_keypairs)
-        new_id = app[ids_key]
         await store.accounts.add_instance_keypairs(
             [(new_id(), k.kind, k.private_key_pem, k.public_key_pem) for k in generated],
-            app[clock_key](),
+            clock(),
         )
         rows = await store.accounts.keypairs(None)
     urls = LocalUrls(config.base_url)
-    app[instance_actor_key] = InstanceActor(
+    return InstanceActor(
         uri=urls.instance_actor(),
         key_id=urls.instance_main_key(),
         username=config.instance.host,
         keys=signing_keys_from(rows),
     )
-    yield
 
 
 async def key_resolver_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -105,3 +105,11 @@ async def require_signed_fetch(request: web.Request) -> SignedBy | None:
     if not is_signed(request):
         raise SignatureInvalid("request is not signed (this server requires authorized fetch)")
     return await authenticate(request, b"")
+
+
+async def signer_if_signed(request: web.Request) -> SignedBy | None:
+    """The verified signer of a GET that carries a signature, else None. A signature that
+    is present but fails is a 401: a peer that signs wants to know it failed."""
+    if not is_signed(request):
+        return None
+    return await authenticate(request, b"")

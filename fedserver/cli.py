@@ -19,7 +19,7 @@ from typing import TypeVar
 from aiohttp import web
 
 from actors.service import create_user, existing_user
-from fedserver import __version__
+from fedserver import __version__, cli_federation
 from fedserver.app import create_app
 from fedserver.config import Config, ConfigError, config_path_from, load_config
 from fedserver.db import Store
@@ -65,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("demote", "take administrator rights away"),
     ):
         user.add_parser(action, help=text).add_argument("name", help="the username")
+    cli_federation.add_commands(commands)
     deliveries = commands.add_parser(
         "deliveries", help="show the outbound delivery queue (read-only; safe while serving)"
     )
@@ -119,6 +120,8 @@ def run_command(args: argparse.Namespace, config: Config) -> int:
         return 0
     if args.command == "user":
         return user_command(args, config)
+    if args.command in ("post", "follow", "unfollow", "domain"):
+        return cli_federation.run(args, config)
     if args.command == "deliveries":
         return deliveries_command(args, config)
     raise AssertionError(f"unhandled command {args.command}")  # argparse prevents this

@@ -114,6 +114,25 @@ class Outbox:
         )
         return note_document(status, author.username, self.urls, extras)
 
+    async def activity_for(self, status: StatusRow, author: AccountRow) -> dict[str, Any]:
+        """The activity that published a local status: its Create, or for a boost its
+        Announce. Raises NotFound when a boosted status is gone."""
+        activity_id = self.urls.status_activity(author.username, status.id)
+        if status.reblog_of_id is None:
+            return create_activity(await self.note_for(status, author), activity_id)
+        original = await self.store.statuses.by_id(status.reblog_of_id)
+        if original is None:
+            raise NotFound("the boosted status is gone")
+        original_author = await self._account(original.account_id)
+        return announce_activity(
+            self.uri_of(author),
+            self.urls.followers(author.username),
+            await self.status_uri(original),
+            self.uri_of(original_author),
+            activity_id,
+            isoformat(status.created_at),
+        )
+
     async def _audience(self, author: AccountRow, status: StatusRow) -> list[str]:
         """Inboxes a status (and its edits and deletion) goes to."""
         recipients: list[tuple[str | None, str | None]] = []

@@ -10,12 +10,11 @@ from actors.documents import (
     page_url,
     tombstone_document,
 )
-from fedserver.appkeys import config_key, store_key
+from fedserver.appkeys import config_key, outbox_key, store_key
 from fedserver.authentication import require_signed_fetch
 from fedserver.errors import NotFound
 from fedserver.responses import activity_response, query_cursor
 from fedserver.urls import LocalUrls
-from outbox.build import create_activity, note_document
 
 routes = web.RouteTableDef()
 
@@ -40,15 +39,14 @@ async def outbox(request: web.Request) -> web.Response:
     before = query_cursor(request)
     limit = request.app[config_key].limits.collection_page_size
     statuses = await store.statuses.public_by_account(user.account.id, before=before, limit=limit)
-    activities = [
-        create_activity(
-            note_document(status, user.username, urls),
-            urls.status_activity(user.username, status.id),
-        )
-        for status in statuses
-        # Boosts become Announce activities once boosting exists (issue 4).
-        if status.reblog_of_id is None
-    ]
+    outbox = request.app[outbox_key]
+    activities = []
+    for status in statuses:
+        try:
+            activities.append(await outbox.activity_for(status, user.account))
+        except NotFound:
+            continue  # a boost of a status that is gone
+
     next_page = page_url(collection_id, statuses[-1].id) if len(statuses) == limit else None
     return activity_response(
         ordered_collection_page(

@@ -79,6 +79,22 @@ class DueDelivery:
 
 
 @dataclass(frozen=True)
+class AttemptResult:
+    """The outcome of one attempt, as the worker records it."""
+
+    delivery_id: int
+    #: delivered; pending (try again at `next_attempt_at`); failed (for `reason`).
+    state: Literal["delivered", "pending", "failed"]
+    #: The HTTP status answered, None when no answer came.
+    status: int | None
+    error: str | None = None
+    reason: str | None = None
+    next_attempt_at: datetime | None = None
+    #: False when the row failed without being sent (no attempt counted).
+    attempted: bool = True
+
+
+@dataclass(frozen=True)
 class DeliveryRecord:
     """One inbox's delivery state, for the per-post report and operators."""
 
@@ -261,14 +277,70 @@ class Deliveries:
         )
         return {int(row["id"]): str(row["body"]) for row in rows}
 
+    async def record_attempts(self, results: Sequence[AttemptResult], now: datetime) -> None:
+        """Record many attempts' outcomes in one transaction (the worker's group commit:
+        one commit for every POST that finished meanwhile, not one per POST)."""
+        stamp = isoformat(now)
+        delivered = []
+        rescheduled = []
+        failed = []
+        for result in results:
+            if result.state == "delivered":
+                delivered.append((result.status, stamp, result.delivery_id))
+            elif result.state == "pending":
+                if result.next_attempt_at is None:
+                    raise ValueError("a rescheduled delivery needs next_attempt_at")
+                rescheduled.append(
+                    (
+                        isoformat(result.next_attempt_at),
+                        result.status,
+                        result.error,
+                        stamp,
+                        result.delivery_id,
+                    )
+                )
+            else:
+                failed.append(
+                    (
+                        result.reason,
+                        1 if result.attempted else 0,
+                        result.status,
+                        result.error,
+                        stamp,
+                        result.delivery_id,
+                    )
+                )
+        if not results:
+            return
+        # Each statement only changes a row still pending: a row skipped meanwhile (its
+        # host became unavailable) keeps that state.
+        async with self._db.transaction() as tx:
+            if delivered:
+                await tx.execute_many(
+                    "UPDATE deliveries SET state = 'delivered', reason = NULL,"
+                    " attempts = attempts + 1, last_status = ?, last_error = NULL,"
+                    " updated_at = ? WHERE id = ? AND state = 'pending'",
+                    delivered,
+                )
+            if rescheduled:
+                await tx.execute_many(
+                    "UPDATE deliveries SET attempts = attempts + 1, next_attempt_at = ?,"
+                    " last_status = ?, last_error = ?, updated_at = ?"
+                    " WHERE id = ? AND state = 'pending'",
+                    rescheduled,
+                )
+            if failed:
+                await tx.execute_many(
+                    "UPDATE deliveries SET state = 'failed', reason = ?,"
+                    " attempts = attempts + ?, last_status = coalesce(?, last_status),"
+                    " last_error = coalesce(?, last_error), updated_at = ?"
+                    " WHERE id = ? AND state = 'pending'",
+                    failed,
+                )
+
     async def mark_delivered(self, delivery_id: int, *, status: int, now: datetime) -> None:
         """The inbox answered 2xx: done, never sent again."""
-        await self._update(
-            "UPDATE deliveries SET state = 'delivered', reason = NULL, attempts = attempts + 1,"
-            " last_status = ?, last_error = NULL, updated_at = ?"
-            " WHERE id = ? AND state = 'pending'",
-            (status, isoformat(now), delivery_id),
-        )
+        await self.record_attempts([AttemptResult(delivery_id, "delivered", status)], now)
 
     async def reschedule(
         self,
@@ -280,11 +352,9 @@ class Deliveries:
         now: datetime,
     ) -> None:
         """An attempt failed in a way worth retrying: count it, try again at `next_at`."""
-        await self._update(
-            "UPDATE deliveries SET attempts = attempts + 1, next_attempt_at = ?,"
-            " last_status = ?, last_error = ?, updated_at = ?"
-            " WHERE id = ? AND state = 'pending'",
-            (isoformat(next_at), status, error, isoformat(now), delivery_id),
+        await self.record_attempts(
+            [AttemptResult(delivery_id, "pending", status, error=error, next_attempt_at=next_at)],
+            now,
         )
 
     async def mark_failed(
@@ -299,11 +369,13 @@ class Deliveries:
     ) -> None:
         """Given up for `reason` ("410 gone", "gave up after 16 attempts: ..."); `attempted`
         is False when it failed without being sent (the sender has no keys)."""
-        await self._update(
-            "UPDATE deliveries SET state = 'failed', reason = ?, attempts = attempts + ?,"
-            " last_status = coalesce(?, last_status), last_error = coalesce(?, last_error),"
-            " updated_at = ? WHERE id = ? AND state = 'pending'",
-            (reason, 1 if attempted else 0, status, error, isoformat(now), delivery_id),
+        await self.record_attempts(
+            [
+                AttemptResult(
+                    delivery_id, "failed", status, error=error, reason=reason, attempted=attempted
+                )
+            ],
+            now,
         )
 
     async def mark_skipped(
@@ -328,10 +400,6 @@ class Deliveries:
                 for delivery_id in delivery_ids
             ],
         )
-
-    async def _update(self, sql: str, params: tuple[object, ...]) -> None:
-        async with self._db.transaction() as tx:
-            await tx.execute(sql, params)
 
     async def _update_many(self, sql: str, rows: list[tuple[object, ...]]) -> None:
         if rows:
