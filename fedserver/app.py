@@ -26,6 +26,8 @@ import outbox.worker
 import webfinger.views
 from actors.remote import RemoteActors
 from fedserver import __version__, pages
+from fedserver.api.cors import cors_middleware
+from fedserver.api.setup import add_api
 from fedserver.appkeys import (
     clock_key,
     config_key,
@@ -68,7 +70,8 @@ def create_app(
 ) -> web.Application:
     """Build the server. `resolver` (tests: a fake DNS) goes to the guarded HTTP client;
     `clock` is the only source of the current time."""
-    middlewares: list[Middleware] = [error_middleware]
+    # CORS outside the error middleware, so error responses carry its headers too.
+    middlewares: list[Middleware] = [cors_middleware, error_middleware]
     if config.server.trusted_proxies:
         middlewares.insert(0, trusted_proxy_middleware(config.server.trusted_proxies))
     app = web.Application(middlewares=middlewares, client_max_size=config.limits.max_body_bytes)
@@ -94,6 +97,7 @@ def create_app(
     app.add_routes(outbox.views.routes)
     app.add_routes(outbox.objects.routes)
     app.add_routes(inbox.views.routes)
+    add_api(app)
     app.router.add_static("/static", pages.STATIC_DIR, name="static")
     return app
 

@@ -80,6 +80,30 @@ class DatabaseConfig:
 @dataclass(frozen=True)
 class RegistrationsConfig:
     mode: RegistrationMode = "closed"
+    #: Instance rules shown to people signing up (and in the instance API).
+    rules: tuple[str, ...] = ()
+    #: In approval mode, whether a sign-up must say why they want to join.
+    require_reason: bool = False
+    #: Usernames nobody may register through the API (the CLI may still create them).
+    reserved_usernames: tuple[str, ...] = (
+        "admin", "administrator", "root", "support", "help", "moderator", "mod",
+        "webmaster", "postmaster", "abuse", "security", "staff", "info",
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ApiConfig:
+    #: The OAuth password grant (username or e-mail + password for a token). Mastodon
+    #: removed it in 4.4; scripts (toot, Mastodon.py log_in) still use it.
+    password_grant: bool = False
+    #: Requests per 5 minutes per token (authenticated) and per IP (unauthenticated);
+    #: Mastodon's defaults. 0 turns a limit off.
+    authenticated_requests_per_5min: int = 1500
+    unauthenticated_requests_per_5min: int = 300
+    #: Sign-in attempts (token requests with a password) per 5 minutes per IP and per account.
+    sign_in_attempts_per_5min: int = 25
+    #: Sign-ups through the API per 30 minutes per IP.
+    sign_ups_per_30min: int = 5
 
 
 @dataclass(frozen=True)
@@ -120,6 +144,7 @@ class Config:
     registrations: RegistrationsConfig = field(default_factory=RegistrationsConfig)
     federation: FederationConfig = field(default_factory=FederationConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
+    api: ApiConfig = field(default_factory=ApiConfig)
     #: Where the config came from, for messages.
     source: str = "<mapping>"
 
@@ -302,6 +327,7 @@ def parse_config(
         "registrations",
         "federation",
         "limits",
+        "api",
     }
     for name in sorted(set(data) - sections):
         problems.append(f"[{name}]: unknown section")
@@ -354,7 +380,33 @@ def parse_config(
 
     # [registrations]
     r = section("registrations")
+    registration_defaults = RegistrationsConfig()
     mode = r.string("mode", "closed", check=_one_of("open", "approval", "closed"))
+    rules = r.string_list("rules")
+    require_reason = r.boolean("require_reason", False)
+    reserved = tuple(
+        name.lower()
+        for name in r.string_list("reserved_usernames", registration_defaults.reserved_usernames)
+    )
+    r.finish()
+
+    # [api]
+    r = section("api")
+    api_defaults = ApiConfig()
+
+    def _not_negative(value: int) -> str | None:
+        return None if value >= 0 else "must be 0 (off) or more"
+
+    api = ApiConfig(
+        password_grant=r.boolean("password_grant", False),
+        **{
+            field_name: r.integer(
+                field_name, getattr(api_defaults, field_name), check=_not_negative
+            )
+            for field_name in ApiConfig.__dataclass_fields__
+            if field_name != "password_grant"
+        },
+    )
     r.finish()
 
     # [federation]
@@ -412,7 +464,13 @@ def parse_config(
             trusted_proxies=proxies,
         ),
         database=DatabaseConfig(path=_resolve(base_dir, db_path)),
-        registrations=RegistrationsConfig(mode=cast(RegistrationMode, mode)),
+        registrations=RegistrationsConfig(
+            mode=cast(RegistrationMode, mode),
+            rules=rules,
+            require_reason=require_reason,
+            reserved_usernames=reserved,
+        ),
+        api=api,
         federation=federation,
         limits=limits,
         source=source,

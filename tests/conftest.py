@@ -255,3 +255,41 @@ def start_peer(aiohttp_server: Any, resolver: FakeResolver, clock: FrozenClock) 
         return peer
 
     return start
+
+
+MakeToken = Callable[..., Awaitable[str]]
+
+
+@pytest.fixture
+def make_token(app_client: Client) -> MakeToken:
+    """A real stored OAuth token for a local user (`await make_token(user, "read write")`),
+    for tests of endpoints; the OAuth flows themselves are tested in tests/api/test_oauth*."""
+    import secrets
+
+    async def make(user: LocalUser, scopes: str = "read write follow push") -> str:
+        app = app_client.app
+        store = app[store_key]
+        new_id = app[ids_key]
+        now = app[clock_key]()
+        oauth_app = await store.oauth.create_app(
+            app_id=new_id(),
+            name="test client",
+            website=None,
+            redirect_uris=["urn:ietf:wg:oauth:2.0:oob"],
+            scopes=scopes,
+            client_id=secrets.token_urlsafe(16),
+            client_secret=secrets.token_urlsafe(16),
+            now=now,
+        )
+        token = secrets.token_urlsafe(32)
+        await store.oauth.create_token(
+            token_id=new_id(),
+            token=token,
+            app_id=oauth_app.id,
+            user_id=user.user.id,
+            scopes=scopes,
+            now=now,
+        )
+        return token
+
+    return make

@@ -9,11 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from fedserver.db.accounts import Accounts, RemoteAccounts
+from fedserver.db.client import Bookmarks, IdempotencyKeys, Markers, Mutes
 from fedserver.db.database import Database
 from fedserver.db.deliveries import Deliveries
 from fedserver.db.inbox import Inbox, InboxItem
 from fedserver.db.moderation import DomainBlocks, Reports, Tombstones
 from fedserver.db.notifications import NotificationRow, Notifications
+from fedserver.db.oauth import OAuth, OAuthApp, OAuthCode, OAuthToken
 from fedserver.db.rows import (
     AccountRow,
     CollectionItem,
@@ -40,6 +42,9 @@ __all__ = [
     "NewAttachment",
     "NewStatus",
     "NotificationRow",
+    "OAuthApp",
+    "OAuthCode",
+    "OAuthToken",
     "ProfileField",
     "RemoteActor",
     "StatusParts",
@@ -65,6 +70,11 @@ class Store:
         self.domain_blocks = DomainBlocks(db)
         self.tombstones = Tombstones(db)
         self.inbox = Inbox(db)
+        self.oauth = OAuth(db)
+        self.bookmarks = Bookmarks(db)
+        self.mutes = Mutes(db)
+        self.markers = Markers(db)
+        self.idempotency = IdempotencyKeys(db)
         self.deliveries = Deliveries(db)
 
     @classmethod

@@ -19,7 +19,8 @@ from fedserver.ids import isoformat, parse_isoformat
 
 _LOCAL_USER_SELECT = """
     SELECT a.*, u.id AS user_id, u.account_id, u.email, u.password_hash, u.is_admin, u.approved,
-           u.created_at AS user_created_at
+           u.created_at AS user_created_at, u.default_visibility, u.default_sensitive,
+           u.default_language, u.sign_up_reason
     FROM accounts a JOIN users u ON u.account_id = a.id
 """
 
@@ -33,6 +34,16 @@ class Accounts:
         row = await self._db.fetch_one(
             _LOCAL_USER_SELECT + " WHERE lower(a.username) = lower(?) AND a.domain IS NULL",
             (username,),
+        )
+        return None if row is None else _local_user(row)
+
+    async def local_user_by_id(self, user_id: int) -> LocalUser | None:
+        row = await self._db.fetch_one(_LOCAL_USER_SELECT + " WHERE u.id = ?", (user_id,))
+        return None if row is None else _local_user(row)
+
+    async def local_user_by_email(self, email: str) -> LocalUser | None:
+        row = await self._db.fetch_one(
+            _LOCAL_USER_SELECT + " WHERE lower(u.email) = lower(?)", (email,)
         )
         return None if row is None else _local_user(row)
 

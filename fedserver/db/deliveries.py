@@ -2,10 +2,11 @@
 
 `enqueue` writes an activity (its JSON serialised once) and one row per inbox *inside the
 caller's transaction*, so a post and its deliveries commit together or not at all. The
-worker (`outbox/worker.py`) reads due rows with `due`, and records each attempt with
-`mark_delivered`, `reschedule`, `mark_failed`, `mark_skipped` or `postpone`; a row is
-marked delivered only after the remote answered 2xx, so a crash at any point leaves it
-pending and it is sent again (at-least-once, same activity id).
+worker (`outbox/worker.py`) reads due rows with `due`, and records attempts in batches
+with `record_attempts` (or one by one: `mark_delivered`, `reschedule`, `mark_failed`),
+and rows it did not send with `mark_skipped` or `postpone`. A row is marked delivered
+only after the remote answered 2xx, so a crash at any point leaves it pending and it is
+sent again (at-least-once, same activity id).
 
 Host health follows Mastodon's `DeliveryFailureTracker` (app/lib/delivery_failure_tracker.rb):
 the distinct UTC days on which a host failed since its last success; past a threshold it

@@ -114,6 +114,10 @@ class UserRow:
     is_admin: bool
     approved: bool
     created_at: datetime
+    default_visibility: str = "public"
+    default_sensitive: bool = False
+    default_language: str | None = None
+    sign_up_reason: str | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> UserRow:
@@ -125,6 +129,10 @@ class UserRow:
             is_admin=bool(row["is_admin"]),
             approved=bool(row["approved"]),
             created_at=parse_isoformat(row["user_created_at"]),
+            default_visibility=row["default_visibility"],
+            default_sensitive=bool(row["default_sensitive"]),
+            default_language=row["default_language"],
+            sign_up_reason=row["sign_up_reason"],
         )
 
 

@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from fedserver.db.database import MAX_ID, Database, Transaction
+from fedserver.db.database import MAX_ID, Database, Row, Transaction
 from fedserver.db.rows import StatusRow
 from fedserver.ids import isoformat, parse_isoformat
 
@@ -141,6 +141,20 @@ class Statuses:
         )
         await tx.execute("DELETE FROM statuses WHERE reblog_of_id = ?", (status_id,))
         await tx.execute("DELETE FROM home_feed WHERE status_id = ?", (status_id,))
+
+    async def last_status_at(self, account_id: int) -> datetime | None:
+        value = await self._db.fetch_value(
+            "SELECT max(created_at) FROM statuses WHERE account_id = ? AND deleted_at IS NULL",
+            (account_id,),
+        )
+        return None if value is None else parse_isoformat(value)
+
+    async def media(self, status_id: int) -> list[Row]:
+        """Attachment rows of a status, in order (read by the API presenter)."""
+        return await self._db.fetch_all(
+            "SELECT * FROM media_attachments WHERE status_id = ? ORDER BY position",
+            (status_id,),
+        )
 
     async def mentioned_account_ids(self, status_id: int) -> list[int]:
         rows = await self._db.fetch_all(

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from fedserver.config import (
+    ApiConfig,
     Config,
     ConfigError,
     DatabaseConfig,
@@ -34,6 +35,7 @@ SECTIONS: dict[str, type[Any]] = {
     "registrations": RegistrationsConfig,
     "federation": FederationConfig,
     "limits": LimitsConfig,
+    "api": ApiConfig,
 }
 
 
@@ -77,6 +79,7 @@ def test_minimal_mapping_gets_documented_defaults() -> None:
     assert config.server.serves_tls is False
     assert config.database.path == Path("/var/lib/fedserver/db.sqlite3")
     assert config.limits == LimitsConfig()
+    assert config.api == ApiConfig()
 
 
 def test_base_url_trailing_slash_is_dropped_and_domain_may_carry_a_port() -> None:

@@ -1,0 +1,211 @@
+"""OAuth2 apps, authorization codes and access tokens. Secrets, codes and tokens are
+stored as SHA-256 hashes: a copy of the database grants nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from fedserver.db.database import Database, Row
+from fedserver.ids import isoformat, parse_isoformat
+
+
+def secret_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class OAuthApp:
+    id: int
+    name: str
+    website: str | None
+    redirect_uris: tuple[str, ...]
+    scopes: str
+    client_id: str
+    client_secret_hash: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class OAuthCode:
+    app_id: int
+    user_id: int
+    redirect_uri: str
+    scopes: str
+    code_challenge: str | None
+    expires_at: datetime
+    used_at: datetime | None
+
+
+@dataclass(frozen=True)
+class OAuthToken:
+    id: int
+    app_id: int
+    user_id: int | None
+    scopes: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+def _app(row: Row) -> OAuthApp:
+    return OAuthApp(
+        id=row["id"],
+        name=row["name"],
+        website=row["website"],
+        redirect_uris=tuple(json.loads(row["redirect_uris"])),
+        scopes=row["scopes"],
+        client_id=row["client_id"],
+        client_secret_hash=row["client_secret_hash"],
+        created_at=parse_isoformat(row["created_at"]),
+    )
+
+
+def _token(row: Row) -> OAuthToken:
+    return OAuthToken(
+        id=row["id"],
+        app_id=row["app_id"],
+        user_id=row["user_id"],
+        scopes=row["scopes"],
+        created_at=parse_isoformat(row["created_at"]),
+        revoked_at=None if row["revoked_at"] is None else parse_isoformat(row["revoked_at"]),
+    )
+
+
+class OAuth:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def create_app(
+        self,
+        *,
+        app_id: int,
+        name: str,
+        website: str | None,
+        redirect_uris: list[str],
+        scopes: str,
+        client_id: str,
+        client_secret: str,
+        now: datetime,
+    ) -> OAuthApp:
+        async with self._db.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO oauth_apps (id, name, website, redirect_uris, scopes, client_id,"
+                " client_secret_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    app_id,
+                    name,
+                    website,
+                    json.dumps(redirect_uris),
+                    scopes,
+                    client_id,
+                    secret_hash(client_secret),
+                    isoformat(now),
+                ),
+            )
+        app = await self.app_by_client_id(client_id)
+        assert app is not None
+        return app
+
+    async def app_by_client_id(self, client_id: str) -> OAuthApp | None:
+        row = await self._db.fetch_one("SELECT * FROM oauth_apps WHERE client_id = ?", (client_id,))
+        return None if row is None else _app(row)
+
+    async def app_by_id(self, app_id: int) -> OAuthApp | None:
+        row = await self._db.fetch_one("SELECT * FROM oauth_apps WHERE id = ?", (app_id,))
+        return None if row is None else _app(row)
+
+    async def create_code(
+        self,
+        *,
+        code: str,
+        app_id: int,
+        user_id: int,
+        redirect_uri: str,
+        scopes: str,
+        code_challenge: str | None,
+        expires_at: datetime,
+    ) -> None:
+        async with self._db.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO oauth_codes (code_hash, app_id, user_id, redirect_uri, scopes,"
+                " code_challenge, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    secret_hash(code),
+                    app_id,
+                    user_id,
+                    redirect_uri,
+                    scopes,
+                    code_challenge,
+                    isoformat(expires_at),
+                ),
+            )
+
+    async def consume_code(self, code: str, now: datetime) -> OAuthCode | None:
+        """Mark a code used and return it as it was; None if unknown. A code returned
+        with `used_at` set was already used (the caller must refuse it)."""
+        code_hash = secret_hash(code)
+        async with self._db.transaction() as tx:
+            row = await tx.fetch_one("SELECT * FROM oauth_codes WHERE code_hash = ?", (code_hash,))
+            if row is None:
+                return None
+            await tx.execute(
+                "UPDATE oauth_codes SET used_at = coalesce(used_at, ?) WHERE code_hash = ?",
+                (isoformat(now), code_hash),
+            )
+        return OAuthCode(
+            app_id=row["app_id"],
+            user_id=row["user_id"],
+            redirect_uri=row["redirect_uri"],
+            scopes=row["scopes"],
+            code_challenge=row["code_challenge"],
+            expires_at=parse_isoformat(row["expires_at"]),
+            used_at=None if row["used_at"] is None else parse_isoformat(row["used_at"]),
+        )
+
+    async def create_token(
+        self,
+        *,
+        token_id: int,
+        token: str,
+        app_id: int,
+        user_id: int | None,
+        scopes: str,
+        now: datetime,
+    ) -> OAuthToken:
+        async with self._db.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO oauth_tokens (id, token_hash, app_id, user_id, scopes, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (token_id, secret_hash(token), app_id, user_id, scopes, isoformat(now)),
+            )
+        found = await self.token(token)
+        assert found is not None
+        return found
+
+    async def token(self, token: str) -> OAuthToken | None:
+        """A token that exists and was not revoked."""
+        row = await self._db.fetch_one(
+            "SELECT * FROM oauth_tokens WHERE token_hash = ? AND revoked_at IS NULL",
+            (secret_hash(token),),
+        )
+        return None if row is None else _token(row)
+
+    async def revoke_token(self, token: str, app_id: int, now: datetime) -> bool:
+        async with self._db.transaction() as tx:
+            return (
+                await tx.execute(
+                    "UPDATE oauth_tokens SET revoked_at = ? WHERE token_hash = ? AND app_id = ?"
+                    " AND revoked_at IS NULL",
+                    (isoformat(now), secret_hash(token), app_id),
+                )
+                > 0
+            )
+
+    async def revoke_user_tokens(self, user_id: int, now: datetime) -> None:
+        async with self._db.transaction() as tx:
+            await tx.execute(
+                "UPDATE oauth_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
+                (isoformat(now), user_id),
+            )
