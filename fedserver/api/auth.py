@@ -15,8 +15,6 @@ from fedserver.appkeys import store_key
 from fedserver.db import LocalUser, OAuthToken
 from fedserver.errors import Forbidden, Unauthorized
 
-_CACHE = "fedserver.api.authorization"
-
 
 @dataclass(frozen=True)
 class Authorization:
@@ -30,11 +28,14 @@ class TokenInvalid(Unauthorized):
     code = "invalid_token"
 
 
+#: The request's authorization, looked up once per request.
+_CACHE: web.RequestKey[Authorization | None] = web.RequestKey("authorization")
+
+
 async def authorization(request: web.Request) -> Authorization | None:
     """The request's token, checked; None when there is no Authorization header."""
     if _CACHE in request:
-        cached: Authorization | None = request[_CACHE]
-        return cached
+        return request[_CACHE]
     header = request.headers.get("Authorization", "")
     if not header:
         request[_CACHE] = None

@@ -29,6 +29,7 @@ from fedserver.db.rows import (
 )
 from fedserver.db.social import Blocks, Favourites, FollowRow, Follows, Pins
 from fedserver.db.statuses import NewAttachment, NewStatus, Statuses, StatusParts
+from fedserver.db.timelines import Timelines, Window
 
 __all__ = [
     "AccountRow",
@@ -52,6 +53,7 @@ __all__ = [
     "Store",
     "UsageStats",
     "UserRow",
+    "Window",
 ]
 
 
@@ -75,6 +77,7 @@ class Store:
         self.mutes = Mutes(db)
         self.markers = Markers(db)
         self.idempotency = IdempotencyKeys(db)
+        self.timelines = Timelines(db)
         self.deliveries = Deliveries(db)
 
     @classmethod
