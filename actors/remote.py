@@ -49,6 +49,10 @@ class RemoteActors:
     def is_local(self, uri: str) -> bool:
         return uri.startswith(self._urls.base_url + "/")
 
+    def is_blocked(self, uri: str) -> bool:
+        """Whether `uri` is on a domain we do not federate with (never fetch from it)."""
+        return self._policy.is_url_blocked(uri)
+
     async def get(self, uri: str, *, refresh: bool = False) -> AccountRow:
         """The account for an actor URI, local or remote; fetched when unknown or stale.
 

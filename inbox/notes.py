@@ -5,7 +5,8 @@
 - Update: only the stored owner edits, and only with an object that is the same id and
   authored by the sender; the previous version goes to the edit history.
 - Delete: only the stored owner deletes; a Delete that arrives before its Create leaves a
-  tombstone, so the late Create is ignored.
+  tombstone naming the deleter, so the late Create is ignored if (and only if) the same
+  actor sends it: another actor of the host cannot reserve the id.
 """
 
 from __future__ import annotations
@@ -106,5 +107,5 @@ async def handle_delete_note(ctx: InboxContext, object_uri: str, actor: AccountR
         return "Delete of an object owned by another actor"
     async with ctx.store.db.transaction() as tx:
         await ctx.store.statuses.delete(tx, status.id)
-        await ctx.store.tombstones.add(tx, object_uri, actor_uri, ctx.now)
+        await ctx.store.tombstones.add(tx, object_uri, actor_uri, ctx.now, owner=True)
     return None

@@ -28,7 +28,10 @@ async def fetch_status(ctx: InboxContext, uri: str, *, depth: int = 0) -> Status
         return known
     if uri.startswith(ctx.urls.base_url + "/"):
         return await _local_status(ctx, uri)
-    if await ctx.store.tombstones.exists(uri) or depth > MAX_REPLY_DEPTH:
+    # A blocked domain is never contacted (SECURITY.md checklist 9). A tombstone is not
+    # checked here: who deleted it only matters against the author, known after the
+    # fetch (store_note), and the origin of a deleted object answers 404/410 anyway.
+    if ctx.actors.is_blocked(uri) or depth > MAX_REPLY_DEPTH:
         return None
     ctx.budget.take()
     try:
@@ -64,7 +67,7 @@ async def store_note(
     existing = await ctx.store.statuses.by_uri(note.uri)
     if existing is not None:
         return existing if existing.account_id == author.id else None
-    if await ctx.store.tombstones.exists(note.uri):
+    if await ctx.store.tombstones.exists(note.uri, by=ctx.actor_uri(author)):
         return None
     parent = None
     if note.in_reply_to:

@@ -194,7 +194,8 @@ class DeliveryWorker:
     async def run_once(self, now: datetime) -> int:
         """Claim the rows due at `now` (up to `claim_window`), deliver them within the
         concurrency limits, wait until all are done, and return how many rows were
-        handled (sent, skipped or postponed). Not to be mixed with `start`."""
+        handled (sent, skipped or postponed). Claims are serialised, so this is safe
+        while the background loop runs (tests of the whole app use both)."""
         handled = await self._claim(now, lambda: now)
         while self._tasks:
             await asyncio.gather(*self._tasks)
@@ -277,9 +278,11 @@ class DeliveryWorker:
             self._finished_while_claiming = set()
             try:
                 due = await self._store.deliveries.due(now, window, exclude_hosts=full)
-                return await self._take(due, window, room, full, now, clock)
+                handled = await self._take(due, window, room, full, now)
             finally:
                 self._finished_while_claiming = None
+            self._start_ready(clock)
+            return handled
 
     async def _take(
         self,
@@ -288,7 +291,6 @@ class DeliveryWorker:
         room: int,
         full: list[str],
         now: datetime,
-        clock: Callable[[], datetime],
     ) -> int:
         self._more_due = len(due) == window
         # Hosts left out of this claim are assumed to have more rows due.
@@ -332,7 +334,6 @@ class DeliveryWorker:
                 _Ready(row, bodies[row.outgoing_activity_id])
             )
             self._ready_ids.add(row.id)
-        self._start_ready(clock)
         return len(taken) + len(skipped) + sum(len(ids) for ids in postponed.values())
 
     def _open_until(self, host: str, now: datetime) -> datetime | None:

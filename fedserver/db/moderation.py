@@ -78,12 +78,32 @@ class Tombstones:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def add(self, tx: Transaction, uri: str, actor_uri: str, now: datetime) -> None:
+    async def add(
+        self, tx: Transaction, uri: str, actor_uri: str, now: datetime, *, owner: bool = False
+    ) -> None:
+        """Mark `uri` deleted by `actor_uri`. `owner`: the deleter is known to own it (a
+        stored status it deleted), so its mark replaces an earlier unverified one; a
+        Delete of an unknown object keeps whichever mark came first."""
         await tx.execute(
             "INSERT INTO tombstones (uri, actor_uri, deleted_at) VALUES (?, ?, ?)"
-            " ON CONFLICT DO NOTHING",
+            + (
+                " ON CONFLICT (uri) DO UPDATE SET actor_uri = excluded.actor_uri,"
+                " deleted_at = excluded.deleted_at"
+                if owner
+                else " ON CONFLICT DO NOTHING"
+            ),
             (uri, actor_uri, isoformat(now)),
         )
 
-    async def exists(self, uri: str) -> bool:
-        return bool(await self._db.fetch_value("SELECT 1 FROM tombstones WHERE uri = ?", (uri,)))
+    async def exists(self, uri: str, *, by: str | None = None) -> bool:
+        """Whether `uri` was deleted; with `by`, deleted by that actor. Only the author's
+        own Delete may keep its object out (Mastodon keys its delete-upon-arrival
+        marker by the deleting account): anyone else's must not suppress the author's
+        Create."""
+        if by is None:
+            found = await self._db.fetch_value("SELECT 1 FROM tombstones WHERE uri = ?", (uri,))
+        else:
+            found = await self._db.fetch_value(
+                "SELECT 1 FROM tombstones WHERE uri = ? AND actor_uri = ?", (uri, by)
+            )
+        return bool(found)

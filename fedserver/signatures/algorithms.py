@@ -8,7 +8,7 @@ https://www.rfc-editor.org/rfc/rfc9421#section-3.3
 
 from __future__ import annotations
 
-from typing import Final, Literal
+from typing import Final, Literal, cast
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -53,8 +53,22 @@ _KEY_TYPES: Final = {
 }
 
 
+#: Key class -> family. `isinstance` against cryptography's ABCs (a union of two, often
+#: a miss first) costs more per call than the dict lookup, and the verify path asks on
+#: every request (bench/signatures.py). A handful of classes, so it stays tiny.
+_FAMILIES: dict[type, str] = {}
+
+
 def key_type(key: PublicKey | PrivateKey) -> str:
     """The key's family: 'RSA', 'Ed25519' or 'EC P-256' (for messages and checks)."""
+    family = _FAMILIES.get(type(key))
+    if family is None:
+        family = _family(key)
+        _FAMILIES[type(key)] = family
+    return family
+
+
+def _family(key: PublicKey | PrivateKey) -> str:
     if isinstance(key, rsa.RSAPublicKey | rsa.RSAPrivateKey):
         return "RSA"
     if isinstance(key, ed25519.Ed25519PublicKey | ed25519.Ed25519PrivateKey):
@@ -105,21 +119,25 @@ def verify_bytes(algorithm: Algorithm, key: PublicKey, signature: bytes, data: b
     Returns a bool (not raising) for a plain mismatch because the draft-cavage
     verifier tries a second signing string before giving up.
     """
-    _check_key_matches(algorithm, key)
+    family = key_type(key)
+    if _KEY_TYPES[algorithm] != family:
+        raise SignatureInvalid(f"algorithm '{algorithm}' does not match the {family} key")
     try:
-        if isinstance(key, rsa.RSAPublicKey):
+        if family == "RSA":
+            rsa_key = cast(rsa.RSAPublicKey, key)
             if algorithm == "rsa-pss-sha512":
-                key.verify(signature, data, _PSS, _SHA512)
+                rsa_key.verify(signature, data, _PSS, _SHA512)
             else:
-                key.verify(signature, data, _PKCS1, _SHA256)
-        elif isinstance(key, ed25519.Ed25519PublicKey):
-            key.verify(signature, data)
+                rsa_key.verify(signature, data, _PKCS1, _SHA256)
+        elif family == "Ed25519":
+            cast(ed25519.Ed25519PublicKey, key).verify(signature, data)
         else:
             if len(signature) != 64:
                 return False
             r = int.from_bytes(signature[:32], "big")
             s = int.from_bytes(signature[32:], "big")
-            key.verify(encode_dss_signature(r, s), data, _ECDSA)
+            ec_key = cast(ec.EllipticCurvePublicKey, key)
+            ec_key.verify(encode_dss_signature(r, s), data, _ECDSA)
     except InvalidSignature:
         return False
     return True

@@ -32,7 +32,7 @@ from datetime import datetime
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from fedserver.errors import SignatureInvalid, SignatureMalformed
-from fedserver.signatures.algorithms import Algorithm, default_algorithm, sign_bytes
+from fedserver.signatures.algorithms import Algorithm, default_algorithm, key_type, sign_bytes
 from fedserver.signatures.digests import digest_header
 from fedserver.signatures.keys import PrivateKey, PublicKey
 from fedserver.signatures.model import (
@@ -65,6 +65,11 @@ _PARAM = re.compile(
     r"[ \t]*([A-Za-z][A-Za-z0-9_-]*)[ \t]*=[ \t]*"
     r'(?:"([^"\\]*(?:\\.[^"\\]*)*)"|([^\s",]+))[ \t]*'
 )
+# A whole well-formed header: one or more auth-params separated by commas. When it
+# matches, `_PARAM.findall` splits it exactly as the step-by-step loop would (every
+# part of `_PARAM` is forced by what must follow it, so each match is unique); when it
+# does not, the loop runs to say where the header goes wrong.
+_PARAMS = re.compile(f"{_PARAM.pattern}(?:,{_PARAM.pattern})*")
 _UNESCAPE = re.compile(r"\\(.)")
 _INTEGER = re.compile(r"[0-9]{1,15}")
 _DECIMAL = re.compile(r"[0-9]{1,15}(\.[0-9]{1,9})?")
@@ -82,15 +87,9 @@ class CavageSignature:
     expires: str | None
 
 
-def parse_signature_header(value: str) -> CavageSignature:
-    """Parse `keyId="...",algorithm="...",headers="...",signature="..."`.
-
-    Also takes the value of `Authorization: Signature ...`. Raises SignatureMalformed
-    when the syntax is wrong, a parameter repeats, `keyId` or `signature` is
-    missing, or the signature is not strict base64.
-    """
-    if value[:10].lower() == "signature ":
-        value = value[10:]
+def _parse_params(value: str) -> dict[str, str]:
+    """The auth-params of `value` one at a time: the slow path, taken only for a header
+    `_PARAMS` rejects, so that the error can say where it goes wrong."""
     params: dict[str, str] = {}
     pos = 0
     while True:
@@ -109,12 +108,37 @@ def parse_signature_header(value: str) -> CavageSignature:
             params[name] = _UNESCAPE.sub(r"\1", quoted) if "\\" in quoted else quoted
         pos = match.end()
         if pos == len(value):
-            break
+            return params
         if value[pos] != ",":
             raise SignatureMalformed(
                 f"Signature header is malformed at character {pos + 1}: expected ','"
             )
         pos += 1
+
+
+def parse_signature_header(value: str) -> CavageSignature:
+    """Parse `keyId="...",algorithm="...",headers="...",signature="..."`.
+
+    Also takes the value of `Authorization: Signature ...`. Raises SignatureMalformed
+    when the syntax is wrong, a parameter repeats, `keyId` or `signature` is
+    missing, or the signature is not strict base64.
+    """
+    if value[:10].lower() == "signature ":
+        value = value[10:]
+    if _PARAMS.fullmatch(value):
+        params: dict[str, str] = {}
+        for raw_name, quoted, token in _PARAM.findall(value):
+            name = raw_name.lower()
+            if name in params:
+                raise SignatureMalformed(f"Signature header repeats parameter {name!r}")
+            # findall gives "" for the alternative that did not match; a token is never
+            # empty, so an empty token means a quoted string (possibly "").
+            if token:
+                params[name] = token
+            else:
+                params[name] = _UNESCAPE.sub(r"\1", quoted) if "\\" in quoted else quoted
+    else:
+        params = _parse_params(value)
     key_id = params.get("keyid")
     if not key_id:
         raise SignatureMalformed("Signature header has no keyId")
@@ -242,10 +266,10 @@ def algorithms_for(declared: str | None, key: PublicKey | PrivateKey) -> tuple[A
     `rsa-sha256` needs an RSA key; `hs2019` or none means RSA PKCS#1 v1.5 SHA-256
     for an RSA key (Mastodon, GoToSocial) and Ed25519 for an Ed25519 key.
     """
-    is_rsa = isinstance(key, rsa.RSAPublicKey | rsa.RSAPrivateKey)
-    if declared == "rsa-sha256" and not is_rsa:
+    family = key_type(key)  # cached per key class: this runs on every request
+    if declared == "rsa-sha256" and family != "RSA":
         raise SignatureInvalid("algorithm 'rsa-sha256' needs an RSA key")
-    if isinstance(key, ec.EllipticCurvePublicKey | ec.EllipticCurvePrivateKey):
+    if family == "EC P-256":
         raise SignatureInvalid("draft-cavage signatures with EC keys are not supported")
     return (default_algorithm(key),)
 

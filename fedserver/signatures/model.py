@@ -100,12 +100,22 @@ def collect_fields(headers: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
     `Host`, `Digest`, `Content-Digest` or `Authorization` line.
     """
     fields: dict[str, list[str]] = {}
+    repeated = False
     for name, value in headers:
-        fields.setdefault(name.lower(), []).append(value.strip(" \t"))
-    for name in SINGLE_HEADERS:
-        count = len(fields.get(name, ()))
-        if count > 1:
-            raise SignatureInvalid(f"request has {count} '{name}' headers (at most one allowed)")
+        key = name.lower()
+        values = fields.get(key)
+        if values is None:
+            fields[key] = [value.strip(" \t")]
+        else:
+            values.append(value.strip(" \t"))
+            repeated = True
+    if repeated:  # the common case, no header twice, skips the per-name check
+        for name in SINGLE_HEADERS:
+            count = len(fields.get(name, ()))
+            if count > 1:
+                raise SignatureInvalid(
+                    f"request has {count} '{name}' headers (at most one allowed)"
+                )
     return fields
 
 

@@ -82,26 +82,23 @@ LITERAL_KEY_IDS = {
 }
 
 
-@pytest.mark.parametrize("template", LITERAL_KEY_IDS.values(), ids=list(LITERAL_KEY_IDS))
 async def test_private_address_key_id_is_401_and_nothing_is_dialled(
-    guarded: Client,
-    internal: CountingServer,
-    signer: FakePeer,
-    resolver: FakeResolver,
-    template: str,
+    guarded: Client, internal: CountingServer, signer: FakePeer, resolver: FakeResolver
 ) -> None:
-    key_id = template.format(v4=internal.port, v6=internal.ports["::1"])
+    for case, template in LITERAL_KEY_IDS.items():
+        key_id = template.format(v4=internal.port, v6=internal.ports["::1"])
 
-    started = time.monotonic()
-    response = await deliver(guarded, signer, key_id=key_id)
-    elapsed = time.monotonic() - started
+        started = time.monotonic()
+        response = await deliver(guarded, signer, key_id=key_id)
+        elapsed = time.monotonic() - started
 
-    await assert_refused_and_nothing_stored(
-        guarded, response, 401, "invalid_signature", mentions="refused"
-    )
+        assert response.status == 401, (case, await response.text())
+        await assert_refused_and_nothing_stored(
+            guarded, response, 401, "invalid_signature", mentions="refused"
+        )
+        assert elapsed < 1.0, (case, elapsed)
     assert internal.hits == []
     assert resolver.lookups == []  # refused from the URL alone, before DNS
-    assert elapsed < 1.0
 
 
 async def test_name_resolving_to_loopback_is_refused_after_dns(

@@ -42,7 +42,8 @@ MIB = 1024 * 1024
 async def peer(app_client: Client, make_user: CreateUser, start_peer: StartPeer) -> FakePeer:
     """Alice on our server; bob and carol on a Mastodon-style peer."""
     await make_user("alice")
-    return await start_peer("mastodon.test", MASTODON, "bob", "carol")
+    started: FakePeer = await start_peer("mastodon.test", MASTODON, "bob", "carol")
+    return started
 
 
 async def assert_still_accepts(client: Client, peer: FakePeer) -> None:
@@ -138,22 +139,22 @@ async def test_signature_not_covering_a_required_header_is_401_before_any_fetch(
 # -- 4. algorithms and unparseable headers ------------------------------------------------
 
 
-@pytest.mark.parametrize("algorithm", ["hmac-sha256", "rsa-sha1", "rsa-sha512", "ed25519"])
 async def test_unsupported_algorithm_is_401_before_any_fetch(
-    app_client: Client, peer: FakePeer, algorithm: str
+    app_client: Client, peer: FakePeer
 ) -> None:
-    body = follow_body(peer)
-    headers = peer.signed_headers("POST", ALICE_INBOX, body, name="bob")
-    headers["Signature"] = headers["Signature"].replace(
-        'algorithm="rsa-sha256"', f'algorithm="{algorithm}"'
-    )
-    assert algorithm in headers["Signature"]
+    for algorithm in ["hmac-sha256", "rsa-sha1", "rsa-sha512", "ed25519", "HMAC-SHA256"]:
+        body = follow_body(peer)
+        headers = peer.signed_headers("POST", ALICE_INBOX, body, name="bob")
+        headers["Signature"] = headers["Signature"].replace(
+            'algorithm="rsa-sha256"', f'algorithm="{algorithm}"'
+        )
+        assert algorithm in headers["Signature"]
 
-    response = await app_client.post("/users/alice/inbox", data=body, headers=headers)
+        response = await app_client.post("/users/alice/inbox", data=body, headers=headers)
 
-    await assert_refused_and_nothing_stored(
-        app_client, response, 401, "invalid_signature", mentions=algorithm
-    )
+        await assert_refused_and_nothing_stored(
+            app_client, response, 401, "invalid_signature", mentions=algorithm
+        )
     assert not peer.gets
 
 
@@ -172,17 +173,18 @@ GARBAGE_SIGNATURES = {
 }
 
 
-@pytest.mark.parametrize("value", GARBAGE_SIGNATURES.values(), ids=list(GARBAGE_SIGNATURES))
 async def test_unparseable_signature_header_is_400_never_500(
-    app_client: Client, peer: FakePeer, value: str
+    app_client: Client, peer: FakePeer
 ) -> None:
-    body = follow_body(peer)
-    headers = peer.signed_headers("POST", ALICE_INBOX, body, name="bob")
-    headers["Signature"] = value
+    for case, value in GARBAGE_SIGNATURES.items():
+        body = follow_body(peer)
+        headers = peer.signed_headers("POST", ALICE_INBOX, body, name="bob")
+        headers["Signature"] = value
 
-    response = await app_client.post("/users/alice/inbox", data=body, headers=headers)
+        response = await app_client.post("/users/alice/inbox", data=body, headers=headers)
 
-    await assert_refused_and_nothing_stored(app_client, response, 400, "malformed_signature")
+        assert response.status == 400, (case, await response.text())
+        await assert_refused_and_nothing_stored(app_client, response, 400, "malformed_signature")
     assert not peer.gets
     await assert_still_accepts(app_client, peer)
 
@@ -430,13 +432,14 @@ MALFORMED_BODIES = {
 }
 
 
-@pytest.mark.parametrize("body", MALFORMED_BODIES.values(), ids=list(MALFORMED_BODIES))
 async def test_correctly_signed_malformed_json_is_400_and_the_server_stays_up(
-    app_client: Client, peer: FakePeer, body: bytes
+    app_client: Client, peer: FakePeer
 ) -> None:
-    response = await deliver(app_client, peer, body)
+    for case, body in MALFORMED_BODIES.items():
+        response = await deliver(app_client, peer, body)
 
-    await assert_refused_and_nothing_stored(app_client, response, 400, "invalid_json")
+        assert response.status == 400, (case, await response.text())
+        await assert_refused_and_nothing_stored(app_client, response, 400, "invalid_json")
     await assert_still_accepts(app_client, peer)
 
 
@@ -495,20 +498,21 @@ async def test_duplicate_host_header_is_refused_before_the_inbox(
     await assert_still_accepts(app_client, peer)
 
 
-@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
 async def test_wrong_content_type_is_415_before_any_fetch(
-    app_client: Client, peer: FakePeer, content_type: str | None
+    app_client: Client, peer: FakePeer
 ) -> None:
-    body = follow_body(peer)
-    headers = peer.signed_headers("POST", ALICE_INBOX, body, name="bob")
-    if content_type is None:
-        del headers["Content-Type"]
-    else:
-        headers["Content-Type"] = content_type
+    for content_type in ["text/plain", "application/x-www-form-urlencoded", "text/html", None]:
+        body = follow_body(peer)
+        headers = peer.signed_headers("POST", ALICE_INBOX, body, name="bob")
+        if content_type is None:
+            del headers["Content-Type"]
+        else:
+            headers["Content-Type"] = content_type
 
-    response = await app_client.post("/users/alice/inbox", data=body, headers=headers)
+        response = await app_client.post("/users/alice/inbox", data=body, headers=headers)
 
-    await assert_refused_and_nothing_stored(app_client, response, 415, "unsupported_media_type")
+        assert response.status == 415, (content_type, await response.text())
+        await assert_refused_and_nothing_stored(app_client, response, 415, "unsupported_media_type")
     assert not peer.gets
 
 

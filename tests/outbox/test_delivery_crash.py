@@ -97,6 +97,15 @@ def start_server(config_file: Path, log: Path) -> subprocess.Popen[bytes]:
         )
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a running process (Linux /proc), None elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def tail(log: Path) -> str:
     return log.read_text(errors="replace")[-3000:]
 
@@ -162,7 +171,10 @@ async def test_kill_9_during_a_fan_out_loses_no_delivery(
         # ...and started again, every delivery arrives and is marked delivered.
         second = start_server(config_file, log)
         restarted_at = time.monotonic()
+        await wait_until(lambda: len(received()) > len(before_kill), 20, second, log)
+        cpu_at_first_post = cpu_seconds(second.pid)
         await wait_until(lambda: set(received()) >= expected, DEADLINE_SECONDS, second, log)
+        cpu_at_last_post = cpu_seconds(second.pid)
         deadline = time.monotonic() + 10
         while await delivered_count(database) < len(expected):
             assert time.monotonic() < deadline, "rows were not marked delivered"
@@ -189,6 +201,9 @@ async def test_kill_9_during_a_fan_out_loses_no_delivery(
         f" {len(resumed)} POSTs in {took:.2f} s ({(len(resumed) - 1) / took:.0f}/s);"
         f" POSTs / deliveries = {len(posts) / len(expected):.3f} ({duplicates} duplicates)"
     )
+    if cpu_at_first_post is not None and cpu_at_last_post is not None:
+        cpu = cpu_at_last_post - cpu_at_first_post
+        print(f"server CPU while delivering: {cpu:.2f} s, {1000 * cpu / len(resumed):.2f} ms/POST")
     public_key = load_public_key(pem)
     for receiver in hosts.values():
         receiver.received[-1].verify(public_key, now=utc_now())

@@ -121,6 +121,7 @@ def serve(aiohttp_server: AiohttpServer, resolver: FakeResolver) -> Serve:
     async def start(name: str, *, port: int | None = None, **options: Any) -> FakeReceiver:
         receiver = FakeReceiver(**options)
         server = await aiohttp_server(receiver.app, port=port)
+        assert server.port is not None
         resolver.hosts[name] = server.port
         return receiver
 
@@ -488,6 +489,32 @@ async def test_per_host_and_global_concurrency_limits(
     assert [len(host.received) for host in hosts] == [6, 6, 6]
     assert total.peak == 3
     assert max(host.concurrency.peak for host in hosts) == 2
+
+
+async def test_outcomes_finishing_together_share_a_transaction(
+    serve: Serve,
+    worker: DeliveryWorker,
+    queue: Queue,
+    alice: LocalUser,
+    store: Store,
+    clock: FrozenClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    batches: list[int] = []
+    original = store.deliveries.record_attempts
+
+    async def counting(results: Any, now: Any) -> None:
+        batches.append(len(results))
+        await original(results, now)
+
+    monkeypatch.setattr(store.deliveries, "record_attempts", counting)
+    for n in range(10):
+        await serve(f"h{n}.test", latency=0.05)
+    await queue.send([f"http://h{n}.test/inbox" for n in range(10)], sender=alice.account.id)
+    assert await worker.run_once(clock()) == 10
+    assert sum(batches) == 10
+    assert len(batches) < 10
+    assert await store.deliveries.count("delivered") == 10
 
 
 async def test_one_hosts_backlog_does_not_hold_up_the_others(
