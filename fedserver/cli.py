@@ -60,12 +60,14 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--admin", action="store_true", help="make the user an administrator")
     user.add_parser("list", help="list local users")
     for action, text in (
-        ("delete", "delete a user; the name stays reserved"),
+        ("delete", "delete a user and tell its followers; the name stays reserved"),
         ("promote", "make a user an administrator"),
         ("demote", "take administrator rights away"),
+        ("approve", "approve an account that signed up in approval mode"),
     ):
         user.add_parser(action, help=text).add_argument("name", help="the username")
     cli_federation.add_commands(commands)
+    commands.add_parser("reports", help="list open reports (from local users and other servers)")
     deliveries = commands.add_parser(
         "deliveries", help="show the outbound delivery queue (read-only; safe while serving)"
     )
@@ -120,6 +122,8 @@ def run_command(args: argparse.Namespace, config: Config) -> int:
         return 0
     if args.command == "user":
         return user_command(args, config)
+    if args.command == "reports":
+        return reports_command(config)
     if args.command in ("post", "follow", "unfollow", "domain"):
         return cli_federation.run(args, config)
     if args.command == "deliveries":
@@ -184,16 +188,22 @@ def user_command(args: argparse.Namespace, config: Config) -> int:
             print(f"{user.username}\t{email}\t{', '.join(flags)}".rstrip())
         return 0
 
+    if action == "delete":
+        cli_federation.delete_user(config, args.name)
+        print(f"deleted {args.name}")
+        return 0
+
     async def change(store: Store) -> None:
         user = await existing_user(store, args.name)
-        if action == "delete":
-            await store.accounts.mark_deleted(user.account.id, utc_now())
+        if action == "approve":
+            await store.accounts.set_approved(user.account.id)
         else:
             await store.accounts.set_admin(user.account.id, action == "promote")
 
     with_store(config, change)
     print(
-        {"delete": "deleted", "promote": "promoted", "demote": "demoted"}[action] + f" {args.name}"
+        {"promote": "promoted", "demote": "demoted", "approve": "approved"}[action]
+        + f" {args.name}"
     )
     return 0
 
@@ -271,4 +281,22 @@ def deliveries_command(args: argparse.Namespace, config: Config) -> int:
         print("hosts failing recently:")
         for health in failing:
             print(f"  {health.host}\t{len(health.failure_days)} failure days")
+    return 0
+
+
+def reports_command(config: Config) -> int:
+    """`fedserver reports`: what was reported, by whom, about whom."""
+
+    async def load(store: Store) -> list[str]:
+        lines = []
+        for report_id, reporter_id, target_id, comment in await store.reports.open_reports():
+            reporter = await store.accounts.by_id(reporter_id)
+            target = await store.accounts.by_id(target_id)
+            who = reporter.acct if reporter else "?"
+            whom = target.acct if target else "?"
+            lines.append(f"{report_id}\t{who} reported {whom}\t{comment[:200]}".rstrip())
+        return lines
+
+    lines = with_store(config, load)
+    print("\n".join(lines) if lines else "no open reports")
     return 0

@@ -166,3 +166,14 @@ async def _domain(args: argparse.Namespace, config: Config, store: Store) -> int
             raise NotFound(f"{domain} is not blocked (blocks in config.toml are lifted there)")
         print(f"unblocked {domain}")
     return 0
+
+
+def delete_user(config: Config, username: str) -> None:
+    """`fedserver user delete NAME`: the account goes, and its followers are told."""
+
+    async def run() -> None:
+        async with federation(config) as fed:
+            user = await existing_user(fed.store, username)
+            await fed.outbox.delete_account(user.account)
+
+    asyncio.run(run())

@@ -616,6 +616,20 @@ class Outbox:
             )
         self.wake_delivery()
 
+    async def delete_account(self, account: AccountRow) -> None:
+        """Delete a local account and tell its followers (Delete of the actor itself). The
+        keys stay, so the Delete can still be signed; the name stays reserved."""
+        sender = await self._sender(account)
+        actor = self.uri_of(account)
+        activity = delete_activity(
+            actor, actor, ["https://www.w3.org/ns/activitystreams#Public"], [], self.new_id()
+        )
+        inboxes = plan_inboxes(await self._follower_inboxes(account))
+        async with self.store.db.transaction() as tx:
+            await self._queue(tx, sender, activity, inboxes)
+        await self.store.accounts.mark_deleted(account.id, self.clock())
+        self.wake_delivery()
+
     async def announce_profile(self, account: AccountRow, person: dict[str, Any]) -> None:
         """Send Update(Person) after a profile change (and after a key rotation)."""
         sender = await self._sender(account)

@@ -138,6 +138,10 @@ class Accounts:
             (target, isoformat(now), account_id),
         )
 
+    async def set_approved(self, account_id: int) -> None:
+        async with self._db.transaction() as tx:
+            await tx.execute("UPDATE users SET approved = 1 WHERE account_id = ?", (account_id,))
+
     async def set_admin(self, account_id: int, is_admin: bool) -> None:
         async with self._db.transaction() as tx:
             await tx.execute(
