@@ -137,6 +137,32 @@ class LimitsConfig:
 
 
 @dataclass(frozen=True)
+class DeliveryConfig:
+    """The outbound delivery worker (Mastodon-like defaults)."""
+
+    #: Run the delivery worker in the server process. Off, activities queue up unsent.
+    enabled: bool = True
+    #: Attempts before a delivery is given up (16 span about 2-3 days, as Mastodon).
+    max_attempts: int = 16
+    #: POSTs in flight at once, and per remote host.
+    concurrency: int = 32
+    per_host_concurrency: int = 4
+    #: Deliveries the worker keeps claimed in memory.
+    claim_window: int = 256
+    #: How often an idle worker looks for due deliveries, in seconds.
+    poll_seconds: float = 0.5
+    #: Upper bound on a remote's Retry-After, in seconds.
+    retry_after_cap_seconds: float = 86400.0
+    #: Consecutive failures of a host that open its circuit breaker, and for how long.
+    breaker_threshold: int = 10
+    breaker_cool_off_seconds: float = 60.0
+    #: Distinct days of failures after which a host is marked unavailable.
+    unavailable_after_days: int = 7
+    #: On shutdown, how long in-flight deliveries may finish before they are left pending.
+    shutdown_grace_seconds: float = 10.0
+
+
+@dataclass(frozen=True)
 class Config:
     instance: InstanceConfig
     database: DatabaseConfig
@@ -145,6 +171,7 @@ class Config:
     federation: FederationConfig = field(default_factory=FederationConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
+    delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
     #: Where the config came from, for messages.
     source: str = "<mapping>"
 
@@ -266,6 +293,10 @@ def _positive(value: float) -> str | None:
     return None if value > 0 else "must be greater than 0"
 
 
+def _not_negative_number(value: float) -> str | None:
+    return None if value >= 0 else "must be 0 or more"
+
+
 def _non_empty(value: str) -> str | None:
     return None if value.strip() else "must not be empty"
 
@@ -328,6 +359,7 @@ def parse_config(
         "federation",
         "limits",
         "api",
+        "delivery",
     }
     for name in sorted(set(data) - sections):
         problems.append(f"[{name}]: unknown section")
@@ -444,6 +476,19 @@ def parse_config(
     )
     r.finish()
 
+    # [delivery]
+    r = section("delivery")
+    delivery_values: dict[str, Any] = {}
+    for name, default in DeliveryConfig().__dict__.items():
+        if isinstance(default, bool):
+            delivery_values[name] = r.boolean(name, default)
+        elif isinstance(default, int):
+            delivery_values[name] = r.integer(name, default, check=_positive)
+        else:
+            delivery_values[name] = r.number(name, default, check=_not_negative_number)
+    delivery = DeliveryConfig(**delivery_values)
+    r.finish()
+
     if problems:
         raise ConfigError(source, problems)
 
@@ -471,6 +516,7 @@ def parse_config(
             reserved_usernames=reserved,
         ),
         api=api,
+        delivery=delivery,
         federation=federation,
         limits=limits,
         source=source,

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import logging
 from typing import Any
-from urllib.parse import urlsplit
 
 from aiohttp import web
 
 from actors.remote import REFRESH_AFTER
 from fedserver.appkeys import clock_key, ids_key, inbox_worker_key, remote_actors_key, store_key
 from fedserver.authentication import authenticate
+from fedserver.db.deliveries import delivery_host
 from fedserver.errors import (
     BadRequest,
     Gone,
@@ -107,9 +107,9 @@ async def _after_signed_request(
             await request.app[remote_actors_key].remember(actor)
         except InvalidActivity as exc:
             log.info("not keeping actor %s: %s", actor_uri, exc.detail)
-    host = urlsplit(actor_uri).netloc.lower()
-    if await store.deliveries.is_unavailable(host):
-        await store.deliveries.mark_available(host)
+    # Mastodon clears both the failure days and the mark on any signed request from the
+    # host; mark_available is one cheap read when there is nothing to clear.
+    await store.deliveries.mark_available(delivery_host(actor_uri))
 
 
 def check_binding(envelope: Envelope, signer: str) -> None:

@@ -562,15 +562,21 @@ class DeliveryWorker:
 async def delivery_worker_ctx(app: web.Application) -> AsyncIterator[None]:
     """Run the delivery worker in the background while the app runs (appended last, so
     it stops first, before the HTTP client and the database close)."""
+    config = app[config_key]
+    settings = DeliverySettings(
+        **{name: getattr(config.delivery, name) for name in DeliverySettings.__dataclass_fields__}
+    )
     worker = DeliveryWorker(
         app[store_key],
         app[http_client_key],
-        base_url=app[config_key].base_url,
+        base_url=config.base_url,
         clock=app[clock_key],
+        settings=settings,
         instance_key=app[instance_actor_key].keys.rsa,
     )
     app[delivery_worker_key] = worker
-    worker.start()
+    if config.delivery.enabled:
+        worker.start()
     try:
         yield
     finally:

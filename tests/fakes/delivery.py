@@ -110,15 +110,16 @@ async def assert_refused_and_nothing_stored(
     return reason
 
 
-async def raw_post(
-    client: Client, path: str, headers: Sequence[tuple[str, str]], body: bytes
+async def raw_request(
+    client: Client, method: str, path: str, headers: Sequence[tuple[str, str]], body: bytes = b""
 ) -> tuple[int, bytes]:
-    """POST over a bare socket, headers exactly as given (aiohttp's client folds a
-    second Host into one); returns the status and the body."""
+    """A request over a bare socket, headers exactly as given and encoded as latin-1
+    (aiohttp's client folds a second Host into one, and refuses some bytes); returns
+    the status and the body."""
     assert client.server.port is not None
     reader, writer = await asyncio.open_connection("127.0.0.1", client.server.port)
     try:
-        lines = [f"POST {path} HTTP/1.1", *(f"{name}: {value}" for name, value in headers)]
+        lines = [f"{method} {path} HTTP/1.1", *(f"{name}: {value}" for name, value in headers)]
         lines += [f"Content-Length: {len(body)}", "Connection: close"]
         writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
         await writer.drain()

@@ -14,6 +14,7 @@ from fedserver.config import (
     Config,
     ConfigError,
     DatabaseConfig,
+    DeliveryConfig,
     FederationConfig,
     InstanceConfig,
     LimitsConfig,
@@ -36,6 +37,7 @@ SECTIONS: dict[str, type[Any]] = {
     "federation": FederationConfig,
     "limits": LimitsConfig,
     "api": ApiConfig,
+    "delivery": DeliveryConfig,
 }
 
 
