@@ -4,53 +4,15 @@ HTTP, says how to create the first account, and stops cleanly on SIGTERM."""
 from __future__ import annotations
 
 import asyncio
-import signal
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
 from fedserver.cli import main
+from tests.fakes.processes import free_port, start_server, stop, wait_for_port
 
-STARTUP_SECONDS = 15
 AP = "application/activity+json"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def wait_for_port(process: subprocess.Popen[bytes], port: int, log: Path) -> None:
-    """Until the port accepts connections; fails if the process exits or time runs out."""
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(
-                f"serve exited with {process.returncode}:\n{log.read_text(errors='replace')}"
-            )
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError(f"serve did not listen on port {port} in {STARTUP_SECONDS}s")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
 
 
 async def fetch(port: int, domain: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -86,19 +48,12 @@ def test_serve_answers_over_real_http_and_stops_on_sigterm(tmp_path: Path) -> No
     )
     stdout_file, stderr_file = tmp_path / "serve.out", tmp_path / "serve.err"
 
-    with stdout_file.open("wb") as stdout, stderr_file.open("wb") as stderr:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "fedserver", "--config", str(config_file), "serve"],
-            stdout=stdout,
-            stderr=stderr,
-            stdin=subprocess.DEVNULL,
-            cwd=tmp_path,
-        )
-        try:
-            wait_for_port(process, port, stderr_file)
-            jrd, actor = asyncio.run(fetch(port, domain))
-        finally:
-            stop(process)
+    process = start_server(config_file, stderr_file, stdout_log=stdout_file)
+    try:
+        wait_for_port(process, port, stderr_file)
+        jrd, actor = asyncio.run(fetch(port, domain))
+    finally:
+        stop(process)
 
     assert jrd["subject"] == f"acct:alice@{domain}"
     assert actor["id"] == f"http://{domain}/users/alice"

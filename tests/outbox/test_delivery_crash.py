@@ -14,7 +14,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +25,7 @@ from fedserver.db import Store
 from fedserver.ids import IdGenerator, utc_now
 from fedserver.signatures import load_public_key
 from outbox.delivery import serialize_activity
+from tests.fakes.processes import start_server, tail
 from tests.fakes.receivers import FakeReceiver, Received, closed_port
 
 HOSTS = 5
@@ -85,18 +85,6 @@ async def delivered_count(database: Path) -> int:
         await store.close()
 
 
-def start_server(config_file: Path, log: Path) -> subprocess.Popen[bytes]:
-    env = {key: value for key, value in os.environ.items() if key != "FEDSERVER_CONFIG"}
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "fedserver", "--config", str(config_file), "serve"],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=config_file.parent,
-            env=env,
-        )
-
-
 def cpu_seconds(pid: int) -> float | None:
     """User + system CPU time of a running process (Linux /proc), None elsewhere."""
     try:
@@ -104,10 +92,6 @@ def cpu_seconds(pid: int) -> float | None:
     except OSError:
         return None
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def tail(log: Path) -> str:
-    return log.read_text(errors="replace")[-3000:]
 
 
 async def wait_until(
