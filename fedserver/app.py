@@ -27,6 +27,7 @@ import webfinger.views
 from actors.remote import RemoteActors
 from fedserver import __version__, pages
 from fedserver.api.cors import cors_middleware
+from fedserver.api.ratelimit import rate_limit_middleware
 from fedserver.api.setup import add_api
 from fedserver.appkeys import (
     clock_key,
@@ -71,7 +72,7 @@ def create_app(
     """Build the server. `resolver` (tests: a fake DNS) goes to the guarded HTTP client;
     `clock` is the only source of the current time."""
     # CORS outside the error middleware, so error responses carry its headers too.
-    middlewares: list[Middleware] = [cors_middleware, error_middleware]
+    middlewares: list[Middleware] = [cors_middleware, rate_limit_middleware, error_middleware]
     if config.server.trusted_proxies:
         middlewares.insert(0, trusted_proxy_middleware(config.server.trusted_proxies))
     app = web.Application(middlewares=middlewares, client_max_size=config.limits.max_body_bytes)

@@ -17,7 +17,7 @@ from fedserver.activitystreams import get_id
 from fedserver.db import AccountRow
 from inbox.context import InboxContext
 from inbox.objects import NOTE_TYPES, parse_note
-from inbox.statuses import fetch_status, same_origin, store_note
+from inbox.statuses import blocked_by_a_local_party, fetch_status, same_origin, store_note
 
 Outcome = str | None
 
@@ -45,6 +45,8 @@ async def handle_create(ctx: InboxContext, activity: dict[str, Any], actor: Acco
     )
     if trusted:
         note = parse_note(obj)
+        if await blocked_by_a_local_party(ctx, note, actor):
+            return "Create that involves a local account which blocks the author"
         status = await store_note(ctx, note, actor)
         if status is None:
             return "Create of an object that was deleted or belongs to another actor"

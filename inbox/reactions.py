@@ -1,6 +1,7 @@
-"""Like and Announce, and their Undo (SECURITY.md R5, checklist 13-14): an Announce's
+"""Like and Announce, and their Undo (SECURITY.md R5, checklist 9, 13-14): an Announce's
 object is taken embedded only from its own author, otherwise fetched by id; only public
-and unlisted posts may be boosted by others; only the actor undoes its own reaction."""
+and unlisted posts may be boosted by others; nobody reacts to the posts of an account
+that blocks them; only the actor undoes its own reaction."""
 
 from __future__ import annotations
 
@@ -28,6 +29,8 @@ async def handle_like(ctx: InboxContext, activity: dict[str, Any], actor: Accoun
     ):
         return "Like of a direct status the actor cannot see"
     author = await ctx.store.accounts.by_id(status.account_id)
+    if author is not None and await ctx.store.blocks.is_blocked(author.id, actor.id):
+        return "Like of a status whose author blocks the actor"
     async with ctx.store.db.transaction() as tx:
         added = await ctx.store.favourites.add(
             tx,
@@ -73,6 +76,8 @@ async def handle_announce(
     if await ctx.store.statuses.reblog_by(actor.id, original.id) is not None:
         return None  # the same boost again (TestAnnounceTwice in GoToSocial)
     author = await ctx.store.accounts.by_id(original.account_id)
+    if author is not None and await ctx.store.blocks.is_blocked(author.id, actor.id):
+        return "Announce of a status whose author blocks the actor"
     reblog_id = ctx.new_id()
     feed = [
         account_id

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from fedserver.db import AccountRow, NewAttachment, NewStatus, StatusRow
 from fedserver.errors import FedError, FetchError, InvalidActivity
+from fedserver.textlimits import MAX_MENTIONS
 from inbox.context import MAX_REPLY_DEPTH, InboxContext
 from inbox.objects import ParsedNote, parse_note, visibility_of
 
@@ -43,6 +44,28 @@ async def fetch_status(ctx: InboxContext, uri: str, *, depth: int = 0) -> Status
     except (FetchError, FedError):
         return None
     return await store_note(ctx, note, author, depth=depth)
+
+
+async def blocked_by_a_local_party(ctx: InboxContext, note: ParsedNote, author: AccountRow) -> bool:
+    """Whether a note mentions or addresses a local account that blocks its author, or
+    replies to a status of one (GoToSocial refuses such a Create whole: its
+    TestBlockedCCd and TestBlockedRepliedStatus; SECURITY.md checklist 9). Only local
+    lookups: nothing is fetched for it."""
+    uris = sorted({uri for uri in (*note.mentions, *note.recipients) if ctx.actors.is_local(uri)})
+    involved = set()
+    for uri in uris[:MAX_MENTIONS]:
+        try:
+            involved.add((await ctx.actors.get(uri)).id)
+        except FedError:
+            continue  # a followers collection, or no such account
+    if note.in_reply_to and note.in_reply_to.startswith(ctx.urls.base_url + "/"):
+        parent = await _local_status(ctx, note.in_reply_to)
+        if parent is not None:
+            involved.add(parent.account_id)
+    for account_id in sorted(involved):
+        if await ctx.store.blocks.is_blocked(account_id, author.id):
+            return True
+    return False
 
 
 async def _local_status(ctx: InboxContext, uri: str) -> StatusRow | None:

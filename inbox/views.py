@@ -70,6 +70,9 @@ async def receive(request: web.Request, *, recipient_account_id: int | None) -> 
         raise
     envelope = parse_envelope(body)
     check_binding(envelope, signer.actor_uri)
+    # Keep the signer's actor before the activity is queued: the worker may take the item
+    # at once, and should find the actor rather than fetch it a second time.
+    await _after_signed_request(request, signer.actor_uri, signer.actor)
     app = request.app
     stored = await app[store_key].inbox.enqueue(
         item_id=app[ids_key](),
@@ -84,7 +87,6 @@ async def receive(request: web.Request, *, recipient_account_id: int | None) -> 
     if not stored:
         log.info("duplicate delivery of %s ignored", envelope.id)
         return web.Response(status=202)
-    await _after_signed_request(request, signer.actor_uri, signer.actor)
     app[inbox_worker_key].wake()
     return web.Response(status=202)
 

@@ -293,3 +293,43 @@ def make_token(app_client: Client) -> MakeToken:
         return token
 
     return make
+
+
+# -- fast accounts (multi-actor federation tests) -----------------------------------------
+
+#: Distinct key pairs handed out per test (instance actors and users): more than any test
+#: creates, so no two actors in one test share a key.
+KEY_POOL_SIZE = 16
+
+
+@pytest.fixture(scope="session")
+def key_pool() -> list[Any]:
+    """RSA + Ed25519 pairs generated once per run, lazily (RSA generation is slow)."""
+    return []
+
+
+@pytest.fixture
+def fast_accounts(monkeypatch: pytest.MonkeyPatch, key_pool: list[Any]) -> None:
+    """Creating instances and users takes keys from `key_pool` and hashes passwords
+    cheaply: a federation test creates several actors, and fresh RSA-2048 keys plus
+    scrypt would dominate its run time. Signing, verifying and key documents are
+    unchanged. Use with `pytestmark = pytest.mark.usefixtures("fast_accounts")`."""
+    import itertools
+
+    import actors.service
+    import fedserver.app
+    from fedserver.keypairs import GeneratedKeyPair, generate_keypairs
+
+    counter = itertools.count()
+
+    def pooled() -> list[GeneratedKeyPair]:
+        index = next(counter)
+        assert index < KEY_POOL_SIZE, "raise KEY_POOL_SIZE"
+        while len(key_pool) <= index:
+            key_pool.append(generate_keypairs())
+        pair: list[GeneratedKeyPair] = key_pool[index]
+        return pair
+
+    monkeypatch.setattr(actors.service, "generate_keypairs", pooled)
+    monkeypatch.setattr(fedserver.app, "generate_keypairs", pooled)
+    monkeypatch.setattr(actors.service, "hash_password", lambda password: "scrypt$test")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from html.parser import HTMLParser
 from typing import Any
 
 from fedserver.db import AccountRow, StatusRow
@@ -82,6 +83,8 @@ def credential_source(
     sensitive: bool,
     language: str | None,
     follow_requests_count: int,
+    indexable: bool = False,
+    discoverable: bool | None = None,
 ) -> dict[str, Any]:
     return {
         "note": note,
@@ -90,10 +93,50 @@ def credential_source(
         "sensitive": sensitive,
         "language": language,
         "follow_requests_count": follow_requests_count,
-        "indexable": False,
+        "indexable": indexable,
         "hide_collections": False,
-        "discoverable": None,
+        "discoverable": discoverable,
     }
+
+
+class _TextExtractor(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.paragraphs: list[str] = []
+        self.current: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "br":
+            self.current.append("\n")
+        elif tag == "p":
+            self.end_paragraph()
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "p":
+            self.end_paragraph()
+
+    def handle_data(self, data: str) -> None:
+        self.current.append(data)
+
+    def end_paragraph(self) -> None:
+        text = "".join(self.current)
+        if text.strip():
+            self.paragraphs.append(text)
+        self.current = []
+
+
+def plain_text(html: str) -> str:
+    """The text of HTML we rendered from text (a bio, a field value): paragraphs become
+    blank lines, `<br>` a newline, links their text. Not a sanitiser: its output is text.
+
+    >>> plain_text('<p>Hi &amp; <a href="https://x.example">https://x.example</a></p><p>a<br>b</p>')
+    'Hi & https://x.example\\n\\na\\nb'
+    """
+    extractor = _TextExtractor()
+    extractor.feed(html)
+    extractor.close()
+    extractor.end_paragraph()
+    return "\n\n".join(extractor.paragraphs)
 
 
 def role_entity(is_admin: bool) -> dict[str, Any]:
@@ -201,6 +244,24 @@ def mention_entity(account_id: int, username: str, acct: str, url: str) -> dict[
 
 def tag_entity(name: str, base_url: str) -> dict[str, Any]:
     return {"name": name, "url": f"{base_url}/tags/{name}", "history": []}
+
+
+def hashtag_entity(
+    tag_id: int, name: str, base_url: str, *, following: bool | None = None
+) -> dict[str, Any]:
+    """A Tag as search and the tag endpoints answer it (a status's tags use `tag_entity`).
+    `history` is empty: daily usage is not counted."""
+    return {
+        "id": str(tag_id),
+        "name": name,
+        "url": f"{base_url}/tags/{name}",
+        "history": [],
+        "following": following,
+    }
+
+
+def marker_entity(last_read_id: str, version: int, updated_at: datetime) -> dict[str, Any]:
+    return {"last_read_id": last_read_id, "version": version, "updated_at": api_time(updated_at)}
 
 
 def emoji_entity(shortcode: str, url: str) -> dict[str, Any]:

@@ -10,21 +10,36 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from aiohttp import web
+
 from fedserver.api.entities import (
     AccountCounts,
     ViewerFlags,
     account_entity,
+    api_time,
+    credential_source,
     emoji_entity,
     media_entity,
     mention_entity,
     notification_entity,
+    plain_text,
     relationship_entity,
+    role_entity,
     status_entity,
     tag_entity,
 )
-from fedserver.db import AccountRow, NotificationRow, StatusRow, Store
+from fedserver.appkeys import clock_key, config_key, store_key
+from fedserver.db import AccountRow, LocalUser, NotificationRow, StatusRow, Store
 from fedserver.errors import NotFound
 from fedserver.urls import LocalUrls
+
+
+def presenter_for(request: web.Request, viewer: AccountRow | None) -> Presenter:
+    """The request's presenter, seen by `viewer` (None: anonymous)."""
+    app = request.app
+    config = app[config_key]
+    urls = LocalUrls(config.base_url)
+    return Presenter(app[store_key], urls, config.domain, viewer, app[clock_key]())
 
 
 class Presenter:
@@ -78,6 +93,23 @@ class Presenter:
             moved=moved,
         )
         self._accounts[account.id] = entity
+        return entity
+
+    async def credential_account(self, user: LocalUser) -> dict[str, Any]:
+        """The user's own Account with `source` (what update_credentials edits) and `role`."""
+        account = user.account
+        entity = dict(await self.account(account))
+        entity["source"] = credential_source(
+            note=plain_text(account.summary),
+            fields=[{"name": f.name, "value": plain_text(f.value)} for f in account.fields],
+            privacy=user.user.default_visibility,
+            sensitive=user.user.default_sensitive,
+            language=user.user.default_language,
+            follow_requests_count=await self.store.follows.count_requests(account.id),
+            indexable=account.indexable,
+            discoverable=account.discoverable,
+        )
+        entity["role"] = role_entity(user.user.is_admin)
         return entity
 
     async def account_by_id(self, account_id: int) -> dict[str, Any]:
@@ -181,11 +213,11 @@ class Presenter:
         mine = await store.follows.get(viewer.id, target.id)
         theirs = await store.follows.get(target.id, viewer.id)
         muted = await store.mutes.get(viewer.id, target.id, self.now)
-        return relationship_entity(
+        entity = relationship_entity(
             target.id,
             following=mine is not None and mine.state == "accepted",
-            showing_reblogs=mine is not None,
-            notifying=False,
+            showing_reblogs=mine is not None and mine.show_reblogs,
+            notifying=mine is not None and mine.notify,
             followed_by=theirs is not None and theirs.state == "accepted",
             blocking=await store.blocks.is_blocked(viewer.id, target.id),
             blocked_by=await store.blocks.is_blocked(target.id, viewer.id),
@@ -194,6 +226,10 @@ class Presenter:
             requested=mine is not None and mine.state == "pending",
             requested_by=theirs is not None and theirs.state == "pending",
         )
+        if muted is not None:
+            expires = await store.mutes.expires_at(viewer.id, target.id, self.now)
+            entity["muting_expires_at"] = api_time(expires) if expires else None
+        return entity
 
     async def notification(self, row: NotificationRow) -> dict[str, Any]:
         status = None

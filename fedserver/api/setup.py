@@ -9,6 +9,8 @@ from fedserver.api import (
     instance,
     notifications,
     oauth,
+    ratelimit,
+    registration,
     search,
     statuses,
     timelines,
@@ -16,6 +18,7 @@ from fedserver.api import (
 
 ROUTE_TABLES = (
     oauth.routes,
+    registration.routes,
     accounts.routes,
     statuses.routes,
     timelines.routes,
@@ -26,5 +29,8 @@ ROUTE_TABLES = (
 
 
 def add_api(app: web.Application) -> None:
+    # The limiters' state; `rate_limit_middleware` (in create_app's list, outside the
+    # error middleware so error responses carry the headers too) reads it.
+    ratelimit.install(app)
     for table in ROUTE_TABLES:
         app.add_routes(table)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from fedserver.db.database import Database, Transaction, is_unique_violation
+from fedserver.db.database import Database, Transaction, is_unique_violation, like_prefix
 from fedserver.db.rows import (
     AccountRow,
     KeyPairRow,
@@ -182,6 +182,82 @@ class Accounts:
                 ),
             )
 
+    async def update_preferences(
+        self, user_id: int, *, visibility: str, sensitive: bool, language: str | None
+    ) -> None:
+        """Posting defaults (the API's `source[privacy]`, `source[sensitive]`, ...)."""
+        async with self._db.transaction() as tx:
+            await tx.execute(
+                "UPDATE users SET default_visibility = ?, default_sensitive = ?,"
+                " default_language = ? WHERE id = ?",
+                (visibility, sensitive, language, user_id),
+            )
+
+    async def first_admin(self) -> LocalUser | None:
+        """The oldest administrator still here (the instance's contact account)."""
+        row = await self._db.fetch_one(
+            _LOCAL_USER_SELECT + " WHERE u.is_admin = 1 AND a.deleted_at IS NULL"
+            " AND a.domain IS NULL ORDER BY u.id LIMIT 1"
+        )
+        return None if row is None else _local_user(row)
+
+    async def search(
+        self,
+        text: str,
+        *,
+        domain: str | None = None,
+        local_only: bool = False,
+        limit: int,
+        offset: int = 0,
+        viewer_id: int | None = None,
+        following_only: bool = False,
+    ) -> list[AccountRow]:
+        """Accounts whose username (or display name, or a word of it) starts with `text`.
+
+        With `domain`, the username and the domain must both match as prefixes (a
+        `user@host` query); `local_only` keeps local accounts. Deleted accounts, users
+        awaiting approval and accounts blocking the viewer are left out; an exact
+        username comes first, then local accounts.
+        """
+        prefix = like_prefix(text.lower())
+        if domain is not None or local_only:
+            sql = ["lower(a.username) LIKE ? ESCAPE '\\'"]
+            params: list[object] = [prefix]
+        else:
+            sql = [
+                "(lower(a.username) LIKE ? ESCAPE '\\' OR lower(a.display_name) LIKE ?"
+                " ESCAPE '\\' OR lower(a.display_name) LIKE ? ESCAPE '\\')"
+            ]
+            params = [prefix, prefix, "% " + prefix]
+        if local_only:
+            sql.append("a.domain IS NULL")
+        elif domain is not None:
+            sql.append("lower(a.domain) LIKE ? ESCAPE '\\'")
+            params.append(like_prefix(domain.lower()))
+        if following_only:
+            sql.append(
+                "EXISTS (SELECT 1 FROM follows f WHERE f.account_id = ?"
+                " AND f.target_account_id = a.id AND f.state = 'accepted')"
+            )
+            params.append(viewer_id)
+        if viewer_id is not None:
+            sql.append(
+                "NOT EXISTS (SELECT 1 FROM blocks b WHERE b.account_id = a.id"
+                " AND b.target_account_id = ?)"
+            )
+            params.append(viewer_id)
+        rows = await self._db.fetch_all(
+            "SELECT a.* FROM accounts a WHERE a.deleted_at IS NULL"
+            " AND NOT EXISTS (SELECT 1 FROM users u WHERE u.account_id = a.id"
+            " AND u.approved = 0) AND "
+            + " AND ".join(sql)
+            + " ORDER BY CASE WHEN lower(a.username) = ? THEN 0 ELSE 1 END,"
+            " CASE WHEN a.domain IS NULL THEN 0 ELSE 1 END, lower(a.username), a.id"
+            " LIMIT ? OFFSET ?",
+            (*params, text.lower(), limit, offset),
+        )
+        return [AccountRow.from_row(row) for row in rows]
+
     # -- key pairs -------------------------------------------------------------------
 
     async def keypairs(self, account_id: int | None) -> dict[str, KeyPairRow]:
@@ -256,6 +332,21 @@ class RemoteAccounts:
     async def by_uri(self, uri: str) -> AccountRow | None:
         row = await self._db.fetch_one("SELECT * FROM accounts WHERE uri = ?", (uri,))
         return None if row is None else AccountRow.from_row(row)
+
+    async def by_url(self, url: str) -> AccountRow | None:
+        """A remote account by its profile page URL (what people paste into search)."""
+        row = await self._db.fetch_one(
+            "SELECT * FROM accounts WHERE url = ? AND domain IS NOT NULL ORDER BY id LIMIT 1",
+            (url,),
+        )
+        return None if row is None else AccountRow.from_row(row)
+
+    async def known_domains(self) -> list[str]:
+        """Every domain we know accounts on (the instance API's peers)."""
+        rows = await self._db.fetch_all(
+            "SELECT DISTINCT domain FROM accounts WHERE domain IS NOT NULL ORDER BY domain"
+        )
+        return [row[0] for row in rows]
 
     async def by_acct(self, username: str, domain: str) -> AccountRow | None:
         row = await self._db.fetch_one(

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from fedserver.db.database import MAX_ID, Database
+from fedserver.db.rows import AccountRow
+from fedserver.db.timelines import Window
 from fedserver.ids import isoformat, parse_isoformat
 
 
@@ -107,6 +109,39 @@ class Mutes:
             (account_id, MAX_ID if before is None else before, limit),
         )
         return [(row[0], row[1]) for row in rows]
+
+    async def expires_at(
+        self, account_id: int, target_account_id: int, now: datetime
+    ) -> datetime | None:
+        """When a live mute ends (None: never, or not muted)."""
+        value = await self._db.fetch_value(
+            "SELECT expires_at FROM mutes WHERE account_id = ? AND target_account_id = ?"
+            " AND (expires_at IS NULL OR expires_at > ?)",
+            (account_id, target_account_id, isoformat(now)),
+        )
+        return None if value is None else parse_isoformat(value)
+
+    async def window(
+        self, account_id: int, window: Window, now: datetime
+    ) -> list[tuple[int, AccountRow, datetime | None]]:
+        """(mute id, muted account, expiry) of live mutes, newest first."""
+        condition, values, order = window.clause("m.id")
+        rows = await self._db.fetch_all(
+            "SELECT m.id AS cursor, m.expires_at AS mute_expires_at, a.* FROM mutes m"
+            " JOIN accounts a ON a.id = m.target_account_id WHERE m.account_id = :account"
+            f" AND (m.expires_at IS NULL OR m.expires_at > :now) AND {condition}"
+            f" ORDER BY m.id {order} LIMIT :limit",
+            {"account": account_id, "now": isoformat(now), **values},
+        )
+        found = [
+            (row["cursor"], AccountRow.from_row(row), _maybe_time(row["mute_expires_at"]))
+            for row in rows
+        ]
+        return found[::-1] if order == "ASC" else found
+
+
+def _maybe_time(value: str | None) -> datetime | None:
+    return None if value is None else parse_isoformat(value)
 
 
 class Markers:

@@ -89,12 +89,10 @@ class Transaction:
         await self._connection.executemany(sql, rows)
 
     async def fetch_one(self, sql: str, params: Params = ()) -> Row | None:
-        async with self._connection.execute(sql, params) as cursor:
-            return await cursor.fetchone()
+        return _first(await _fetch_all(self._connection, sql, params))
 
     async def fetch_all(self, sql: str, params: Params = ()) -> list[Row]:
-        async with self._connection.execute(sql, params) as cursor:
-            return list(await cursor.fetchall())
+        return await _fetch_all(self._connection, sql, params)
 
 
 class Database:
@@ -134,12 +132,12 @@ class Database:
             await _run(self._writer, "COMMIT")
 
     async def fetch_one(self, sql: str, params: Params = ()) -> Row | None:
-        async with self._reader.execute(sql, params) as cursor:
-            return await cursor.fetchone()
+        """The first row. Every row the query returns is read (see `_fetch_all`): meant
+        for queries that return at most one row (a key lookup, an aggregate, LIMIT 1)."""
+        return _first(await _fetch_all(self._reader, sql, params))
 
     async def fetch_all(self, sql: str, params: Params = ()) -> list[Row]:
-        async with self._reader.execute(sql, params) as cursor:
-            return list(await cursor.fetchall())
+        return await _fetch_all(self._reader, sql, params)
 
     async def fetch_value(self, sql: str, params: Params = ()) -> Any:
         row = await self.fetch_one(sql, params)
@@ -190,11 +188,30 @@ async def _connect(path: Path) -> aiosqlite.Connection:
 
 
 async def _run(connection: aiosqlite.Connection, sql: str) -> None:
-    """Run a statement and close its cursor: an unfinished statement keeps its lock."""
-    async with connection.execute(sql) as cursor:
-        await cursor.fetchall()
+    """Run a statement to completion: an unfinished statement keeps its lock."""
+    await _fetch_all(connection, sql, ())
+
+
+async def _fetch_all(connection: aiosqlite.Connection, sql: str, params: Params) -> list[Row]:
+    """Execute and read every row in one trip to the connection's thread.
+
+    Each aiosqlite call is a hand-off to that thread and back (a queue, a wake-up of
+    the event loop); `execute`, `fetchone` and closing the cursor would be three. The
+    statement runs to its end, so it is reset and holds no lock afterwards.
+    """
+    return list(await connection.execute_fetchall(sql, params))
+
+
+def _first(rows: list[Row]) -> Row | None:
+    return rows[0] if rows else None
 
 
 def is_unique_violation(exc: BaseException) -> bool:
     """Whether an exception is a UNIQUE constraint failure (the dialect-specific check)."""
     return isinstance(exc, sqlite3.IntegrityError) and "UNIQUE" in str(exc)
+
+
+def like_prefix(text: str) -> str:
+    """A `LIKE ? ESCAPE '\\'` pattern matching strings that start with `text` (its own
+    wildcards escaped)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"

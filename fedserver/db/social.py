@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from fedserver.db.database import MAX_ID, Database, Row, Transaction
-from fedserver.db.rows import CollectionItem
+from fedserver.db.rows import AccountRow, CollectionItem
+from fedserver.db.timelines import Window
 from fedserver.ids import isoformat
 
 
@@ -17,6 +18,9 @@ class FollowRow:
     target_account_id: int
     uri: str | None
     state: str
+    #: The follower's options (the API's `reblogs` and `notify`).
+    show_reblogs: bool = True
+    notify: bool = False
 
 
 def _follow(row: Row) -> FollowRow:
@@ -26,6 +30,8 @@ def _follow(row: Row) -> FollowRow:
         target_account_id=row["target_account_id"],
         uri=row["uri"],
         state=row["state"],
+        show_reblogs=bool(row["show_reblogs"]),
+        notify=bool(row["notify"]),
     )
 
 
@@ -158,6 +164,72 @@ class Follows:
             for row in rows
         ]
 
+    async def set_options(
+        self, account_id: int, target_account_id: int, *, show_reblogs: bool, notify: bool
+    ) -> None:
+        """Whether the follower sees the target's boosts and is notified of its posts."""
+        async with self._db.transaction() as tx:
+            await tx.execute(
+                "UPDATE follows SET show_reblogs = ?, notify = ?"
+                " WHERE account_id = ? AND target_account_id = ?",
+                (show_reblogs, notify, account_id, target_account_id),
+            )
+
+    async def count_requests(self, target_account_id: int) -> int:
+        """Follow requests waiting for `target_account_id`'s answer."""
+        return int(
+            await self._db.fetch_value(
+                "SELECT count(*) FROM follows WHERE target_account_id = ? AND state = 'pending'",
+                (target_account_id,),
+            )
+        )
+
+    async def requester_ids(self, target_account_id: int) -> list[int]:
+        rows = await self._db.fetch_all(
+            "SELECT account_id FROM follows WHERE target_account_id = ? AND state = 'pending'"
+            " ORDER BY id",
+            (target_account_id,),
+        )
+        return [row[0] for row in rows]
+
+    async def followers_window(
+        self, account_id: int, window: Window
+    ) -> list[tuple[int, AccountRow]]:
+        """(follow id, follower) of accepted followers, newest follow first."""
+        return await self._accounts(
+            "account_id", "target_account_id", account_id, "accepted", window
+        )
+
+    async def following_window(
+        self, account_id: int, window: Window
+    ) -> list[tuple[int, AccountRow]]:
+        """(follow id, followed account), newest follow first."""
+        return await self._accounts(
+            "target_account_id", "account_id", account_id, "accepted", window
+        )
+
+    async def requests_window(
+        self, account_id: int, window: Window
+    ) -> list[tuple[int, AccountRow]]:
+        """(follow id, requester) of pending follow requests to `account_id`."""
+        return await self._accounts(
+            "account_id", "target_account_id", account_id, "pending", window
+        )
+
+    async def _accounts(
+        self, other: str, mine: str, account_id: int, state: str, window: Window
+    ) -> list[tuple[int, AccountRow]]:
+        # `other`/`mine` are one of two fixed column names chosen above, never input.
+        condition, values, order = window.clause("f.id")
+        rows = await self._db.fetch_all(
+            f"SELECT f.id AS cursor, a.* FROM follows f JOIN accounts a ON a.id = f.{other}"
+            f" WHERE f.{mine} = :account AND f.state = :state AND a.deleted_at IS NULL"
+            f" AND {condition} ORDER BY f.id {order} LIMIT :limit",
+            {"account": account_id, "state": state, **values},
+        )
+        found = [(row["cursor"], AccountRow.from_row(row)) for row in rows]
+        return found[::-1] if order == "ASC" else found
+
 
 class Favourites:
     def __init__(self, db: Database) -> None:
@@ -245,6 +317,18 @@ class Blocks:
                 (account_id, target_account_id),
             )
         )
+
+    async def window(self, account_id: int, window: Window) -> list[tuple[int, AccountRow]]:
+        """(block id, blocked account), newest block first."""
+        condition, values, order = window.clause("b.id")
+        rows = await self._db.fetch_all(
+            "SELECT b.id AS cursor, a.* FROM blocks b JOIN accounts a"
+            f" ON a.id = b.target_account_id WHERE b.account_id = :account AND {condition}"
+            f" ORDER BY b.id {order} LIMIT :limit",
+            {"account": account_id, **values},
+        )
+        found = [(row["cursor"], AccountRow.from_row(row)) for row in rows]
+        return found[::-1] if order == "ASC" else found
 
     async def blocks_either_way(self, first: int, second: int) -> bool:
         return bool(

@@ -10,12 +10,47 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from fedserver.db.database import MAX_ID, Database, Row, Transaction
+from fedserver.db.database import MAX_ID, Database, Row, Transaction, like_prefix
 from fedserver.db.rows import StatusRow
+from fedserver.db.timelines import Window
 from fedserver.ids import isoformat, parse_isoformat
 
 # Visibilities anyone may see; the outbox and the public profile page show only these.
 PUBLIC_VISIBILITIES = ("public", "unlisted")
+
+
+# Who may see a status `s` (Mastodon's StatusPolicy#show?, as fedserver/api/visibility.py
+# decides for one status): anyone for public and unlisted ones; its author; the author's
+# accepted followers for followers-only ones; the accounts it mentions for followers-only
+# and direct ones. A boost shows only when its original is public or unlisted (or the
+# viewer's own). `:viewer` is the viewer's account id, NULL for anonymous readers.
+_VISIBLE = """
+    s.deleted_at IS NULL AND (
+      s.visibility IN ('public', 'unlisted')
+      OR s.account_id = :viewer
+      OR (s.visibility = 'private' AND EXISTS (
+            SELECT 1 FROM follows vf WHERE vf.account_id = :viewer
+            AND vf.target_account_id = s.account_id AND vf.state = 'accepted'))
+      OR (s.visibility IN ('private', 'direct') AND EXISTS (
+            SELECT 1 FROM mentions vm WHERE vm.status_id = s.id AND vm.account_id = :viewer))
+    ) AND (
+      s.reblog_of_id IS NULL OR EXISTS (
+        SELECT 1 FROM statuses o WHERE o.id = s.reblog_of_id AND o.deleted_at IS NULL
+        AND (o.visibility IN ('public', 'unlisted') OR o.account_id = :viewer))
+    )
+"""
+
+
+@dataclass(frozen=True)
+class AccountStatusFilter:
+    """The filters of GET /api/v1/accounts/:id/statuses."""
+
+    pinned: bool = False
+    exclude_replies: bool = False
+    exclude_reblogs: bool = False
+    only_media: bool = False
+    #: A hashtag name, lowercase, without '#'.
+    tagged: str | None = None
 
 
 @dataclass(frozen=True)
@@ -97,6 +132,66 @@ class Statuses:
             (account_id, MAX_ID if before is None else before, *PUBLIC_VISIBILITIES, limit),
         )
         return [StatusRow.from_row(row) for row in rows]
+
+    async def by_account_for(
+        self,
+        account_id: int,
+        viewer_id: int | None,
+        window: Window,
+        filters: AccountStatusFilter = AccountStatusFilter(),
+    ) -> list[StatusRow]:
+        """One account's statuses and boosts that `viewer_id` may see, newest first
+        (blocks are the caller's to check)."""
+        condition, values, order = window.clause("s.id")
+        params: dict[str, object] = {"account": account_id, "viewer": viewer_id, **values}
+        sql = [_VISIBLE, condition]
+        if filters.pinned:
+            sql.append(
+                "EXISTS (SELECT 1 FROM pins p WHERE p.account_id = s.account_id"
+                " AND p.status_id = s.id)"
+            )
+        if filters.exclude_replies:
+            # Replies to oneself (threads) stay, as on Mastodon.
+            sql.append(
+                "(s.in_reply_to_uri IS NULL AND s.in_reply_to_id IS NULL"
+                " OR s.in_reply_to_account_id = s.account_id)"
+            )
+        if filters.exclude_reblogs:
+            sql.append("s.reblog_of_id IS NULL")
+        if filters.only_media:
+            sql.append("EXISTS (SELECT 1 FROM media_attachments ma WHERE ma.status_id = s.id)")
+        if filters.tagged is not None:
+            sql.append(
+                "EXISTS (SELECT 1 FROM status_tags st JOIN tags t ON t.id = st.tag_id"
+                " WHERE st.status_id = s.id AND t.name = :tag)"
+            )
+            params["tag"] = filters.tagged
+        rows = await self._db.fetch_all(
+            "SELECT s.* FROM statuses s WHERE s.account_id = :account AND "
+            + " AND ".join(sql)
+            + f" ORDER BY s.id {order} LIMIT :limit",
+            params,
+        )
+        found = [StatusRow.from_row(row) for row in rows]
+        return found[::-1] if order == "ASC" else found
+
+    async def by_url(self, url: str) -> StatusRow | None:
+        """A status by its page URL (what people paste into search)."""
+        row = await self._db.fetch_one(
+            "SELECT * FROM statuses WHERE url = ? ORDER BY id LIMIT 1", (url,)
+        )
+        return None if row is None else StatusRow.from_row(row)
+
+    async def search_tags(
+        self, prefix: str, *, limit: int, offset: int = 0
+    ) -> list[tuple[int, str]]:
+        """(id, name) of hashtags starting with `prefix` (lowercase), the exact one first."""
+        rows = await self._db.fetch_all(
+            "SELECT id, name FROM tags WHERE name LIKE ? ESCAPE '\\'"
+            " ORDER BY CASE WHEN name = ? THEN 0 ELSE 1 END, name LIMIT ? OFFSET ?",
+            (like_prefix(prefix), prefix, limit, offset),
+        )
+        return [(row[0], row[1]) for row in rows]
 
     async def home_feed(
         self, account_id: int, *, before: int | None, limit: int

@@ -86,8 +86,8 @@ def check_digest(value: str, body: bytes) -> None:
         if algorithm not in _HASHES:
             continue
         try:
-            expected = base64.b64decode(encoded, validate=True)
-        except binascii.Error:
+            expected = binascii.a2b_base64(encoded, strict_mode=True)
+        except ValueError:  # binascii.Error, or a non-ASCII character in the value
             raise BadRequest(f"Digest header {name} value is not base64") from None
         _compare(algorithm, expected, body, "Digest")
         found = True

@@ -53,7 +53,6 @@ from fedserver.signatures.structured import (
     Token,
     parse_dictionary,
     serialize_dictionary,
-    serialize_inner_list,
     serialize_item,
     serialize_params,
 )
@@ -136,8 +135,9 @@ def _component_value(message: Message, item: Item) -> str:
     name = item.value
     if not isinstance(name, str) or isinstance(name, Token) or name != name.lower():
         raise SignatureMalformed(f"component {serialize_item(item)} is not a lowercase string")
-    allowed = {"name"} if name == "@query-param" else set()
-    if set(item.params) - allowed or allowed - set(item.params):
+    # `name` on @query-param only, and nothing else anywhere.
+    query_param = name == "@query-param"
+    if set(item.params) != {"name"} if query_param else bool(item.params):
         raise SignatureInvalid(f"component parameters {serialize_item(item)} not supported")
     if name.startswith("@"):
         value = _derived(message, item)
@@ -160,19 +160,29 @@ def signature_base(inner: InnerList, message: Message) -> bytes:
 
     Raises SignatureInvalid if a component is missing, repeated or unsupported.
     """
+    return _signature_base(inner, message)[0]
+
+
+def _signature_base(inner: InnerList, message: Message) -> tuple[bytes, str]:
+    """The signature base, and the serialized signature parameters it ends with (the
+    signer's `Signature-Input` member, so that it is serialized once)."""
     lines = []
+    identifiers: list[str] = []
     seen = set()
     for item in inner.items:
         identifier = serialize_item(item)
         if identifier in seen:
             raise SignatureInvalid(f"component {identifier} is covered twice")
         seen.add(identifier)
+        identifiers.append(identifier)
         lines.append(f"{identifier}: {_component_value(message, item)}")
     try:
-        lines.append(f'"@signature-params": {serialize_inner_list(inner)}')
+        # serialize_inner_list(inner), reusing the identifiers serialized above.
+        params = f"({' '.join(identifiers)}){serialize_params(inner.params)}"
     except StructuredFieldError as exc:
         raise SignatureMalformed(f"signature parameters are malformed: {exc}") from None
-    return "\n".join(lines).encode("ascii")
+    lines.append(f'"@signature-params": {params}')
+    return "\n".join(lines).encode("ascii"), params
 
 
 def parse_signatures(signature_input: str, signature: str) -> list[tuple[str, InnerList, bytes]]:
@@ -213,8 +223,10 @@ class _Params:
     alg: str | None
 
 
-def _check(request: RequestView, label: str, inner: InnerList) -> _Params:
-    """Raise SignatureInvalid unless signature `label` meets the module's rules."""
+def _check(request: RequestView, label: str, inner: InnerList, covered: tuple[str, ...]) -> _Params:
+    """Raise SignatureInvalid unless signature `label` meets the module's rules.
+
+    `covered` is `_names(inner)`, computed once by the caller."""
     params = inner.params
     key_id = params.get("keyid")
     if not isinstance(key_id, str) or isinstance(key_id, Token) or not key_id:
@@ -229,7 +241,7 @@ def _check(request: RequestView, label: str, inner: InnerList) -> _Params:
     alg = params.get("alg")
     if alg is not None and alg not in ALGORITHMS:
         raise SignatureInvalid(f"algorithm {alg!r} not supported")
-    names = set(_names(inner))
+    names = set(covered)
     required = ["@method"]
     if "@target-uri" not in names:
         required += ["@authority", "@path"] + (["@query"] if request.query else [])
@@ -260,12 +272,12 @@ def parse_rfc9421(request: RequestView) -> SignedRequest:
         raise SignatureInvalid("no Signature-Input member has a matching Signature")
     first_error: SignatureInvalid | None = None
     for label, inner, signature in pairs:
+        names = tuple(_names(inner))
         try:
-            params = _check(request, label, inner)
+            params = _check(request, label, inner, names)
         except SignatureInvalid as exc:
             first_error = first_error or exc
             continue
-        names = tuple(_names(inner))
         date_value = request.field("date") if "date" in names else None
         expires = params.expires
         return SignedRequest(
@@ -356,7 +368,9 @@ def sign_rfc9421(
         authority=host,
         path_with_query=target,
     )
-    signature = sign_bytes(alg, private_key, signature_base(inner, message))
-    out["Signature-Input"] = serialize_dictionary({label: inner})
+    base, params = _signature_base(inner, message)
+    signature = sign_bytes(alg, private_key, base)
+    # serialize_dictionary checks the label; the inner list was serialized for the base.
     out["Signature"] = serialize_dictionary({label: Item(signature)})
+    out["Signature-Input"] = f"{label}={params}"
     return out

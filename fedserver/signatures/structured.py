@@ -73,6 +73,8 @@ _KEY = re.compile(r"[a-z*][a-z0-9_\-.*]*")
 _TOKEN = re.compile(r"[A-Za-z*][!#$%&'*+\-.^_`|~0-9A-Za-z:/]*")
 _NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 _BASE64 = re.compile(r"[A-Za-z0-9+/=]*")
+# An sf-string of printable ASCII other than '"' and '\\', quotes included.
+_PLAIN_STRING = re.compile(r'"([ !#-\[\]-~]*)"')
 _MAX_INTEGER = 999_999_999_999_999
 
 
@@ -86,14 +88,17 @@ class _Parser:
         self.pos = 0
 
     def peek(self) -> str:
-        return self.text[self.pos] if self.pos < len(self.text) else ""
+        # A slice is "" past the end: one expression, no length check (hot path).
+        return self.text[self.pos : self.pos + 1]
 
     def fail(self, what: str) -> StructuredFieldError:
         return StructuredFieldError(f"{what} at character {self.pos + 1}")
 
     def skip(self, chars: str) -> None:
-        while self.peek() and self.peek() in chars:
-            self.pos += 1
+        text, pos, end = self.text, self.pos, len(self.text)
+        while pos < end and text[pos] in chars:
+            pos += 1
+        self.pos = pos
 
     def dictionary(self) -> Dictionary:
         result: Dictionary = {}
@@ -187,6 +192,12 @@ class _Parser:
         return float(text)
 
     def string(self) -> str:
+        # Fast path: no escape and no control character before the closing quote
+        # (every keyid and alg), which the loop below would return unchanged.
+        plain = _PLAIN_STRING.match(self.text, self.pos)
+        if plain is not None:
+            self.pos = plain.end()
+            return plain.group(1)
         self.pos += 1  # opening quote
         out: list[str] = []
         while self.pos < len(self.text):
@@ -240,6 +251,9 @@ def parse_dictionary(text: str) -> Dictionary:
 
 def serialize_bare_item(value: BareItem) -> str:
     """RFC 8941 4.1.3.1; the type decides the syntax (bool before int: it is one)."""
+    kind = type(value)
+    if kind is str:  # the common case first (exact type: not a Token)
+        return _serialize_string(str(value))
     if isinstance(value, bool):
         return "?1" if value else "?0"
     if isinstance(value, int):
@@ -255,12 +269,18 @@ def serialize_bare_item(value: BareItem) -> str:
         if not _TOKEN.fullmatch(value):
             raise StructuredFieldError(f"{value!r} is not a valid token")
         return str(value)
+    return _serialize_string(value)
+
+
+def _serialize_string(value: str) -> str:
     if not value.isascii() or not value.isprintable():
         raise StructuredFieldError(f"{value!r} cannot be an sf-string")
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def serialize_params(params: Params) -> str:
+    if not params:
+        return ""
     out = []
     for key, value in params.items():
         if not _KEY.fullmatch(key):

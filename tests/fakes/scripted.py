@@ -34,11 +34,15 @@ class ScriptedPeer(FakePeer):
     def __init__(self, domain: str, style: Style, clock: Callable[[], datetime]) -> None:
         super().__init__(domain, style, clock)
         self.scripts: dict[str, Handler] = {}
+        #: Paths answered as usual, but only after this many seconds.
+        self.delays: dict[str, float] = {}
 
         @web.middleware
         async def scripted(request: web.Request, handler: Handler) -> web.StreamResponse:
             script = self.scripts.get(request.path)
             if script is None:
+                if request.path in self.delays:
+                    await asyncio.sleep(self.delays[request.path])
                 return await handler(request)
             if request.method == "GET":
                 self.gets[request.path] += 1
@@ -50,6 +54,10 @@ class ScriptedPeer(FakePeer):
         """The path part of one of this peer's URLs (a key id keeps no fragment)."""
         assert url.startswith(self.base_url + "/"), url
         return url.removeprefix(self.base_url).split("#", 1)[0]
+
+    def delay(self, url: str, seconds: float) -> None:
+        """Answer `url` as usual, `seconds` late (a slow but honest server)."""
+        self.delays[self.path(url)] = seconds
 
     def script(self, url: str, handler: Handler) -> None:
         """Answer GETs (and anything else) of `url` with `handler`."""

@@ -7,6 +7,7 @@ run with authorized fetch always on: PEERS.md). Blocked domains get 403 without 
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -14,7 +15,7 @@ import pytest
 
 from fedserver.appkeys import key_resolver_key
 from tests.conftest import Client, FrozenClock, MakeConfig, StartApp, StartPeer
-from tests.fakes.delivery import LOCAL, add_user, assert_refused
+from tests.fakes.delivery import LOCAL, add_user, assert_refused, raw_request
 from tests.fakes.remote import ACTIVITY_JSON, BOVINE, GOTOSOCIAL, MASTODON, SNAC, Style
 from tests.fakes.resolver import FakeResolver
 
@@ -129,6 +130,23 @@ async def test_signed_get_must_cover_host(locked: Client, start_peer: StartPeer)
     response = await locked.get(path, headers=headers)
 
     await assert_refused(response, 401, "invalid_signature", mentions="'host'")
+    assert not peer.gets
+
+
+async def test_unsigned_non_ascii_digest_on_a_signed_get_is_400_not_500(
+    locked: Client, start_peer: StartPeer
+) -> None:
+    """Every Digest present is checked, signed or not; a value with a non-ASCII byte
+    (raw latin-1 on the wire) is a malformed header, not a crash."""
+    peer = await start_peer("mastodon.test", MASTODON, "bob")
+    path = "/users/alice/followers"
+    headers = peer.signed_headers("GET", LOCAL + path, name="bob")
+    headers["Digest"] = "SHA-256=\xe9AAA"
+
+    status, content = await raw_request(locked, "GET", path, list(headers.items()))
+
+    assert status == 400, content
+    assert json.loads(content)["code"] == "bad_request"
     assert not peer.gets
 
 

@@ -28,7 +28,7 @@ from tests.fakes.delivery import (
     assert_refused_and_nothing_stored,
     deliver,
     follow_body,
-    raw_post,
+    raw_request,
     stored,
 )
 from tests.fakes.remote import BOVINE, GOTOSOCIAL, MASTODON, SNAC, FakePeer, public_pem
@@ -187,6 +187,34 @@ async def test_unparseable_signature_header_is_400_never_500(
         await assert_refused_and_nothing_stored(app_client, response, 400, "malformed_signature")
     assert not peer.gets
     await assert_still_accepts(app_client, peer)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        f'{KEY},signature="\xe9AAA"',
+        f'{KEY},signature="AA\xe9A",headers="(request-target) host date digest"',
+        f'{KEY},signature="AAAA",algorithm="\xe9"',
+    ],
+    ids=["signature", "signature-with-headers", "algorithm"],
+)
+async def test_non_ascii_bytes_in_the_signature_header_are_400_not_500(
+    app_client: Client, peer: FakePeer, value: str
+) -> None:
+    """Sent as raw latin-1 bytes (aiohttp passes them on as surrogate escapes): the
+    base64 decoder raises ValueError, not binascii.Error, for them."""
+    body = follow_body(peer)
+    headers = peer.signed_headers("POST", ALICE_INBOX, body, name="bob")
+    headers["Signature"] = value
+
+    status, content = await raw_request(
+        app_client, "POST", "/users/alice/inbox", list(headers.items()), body
+    )
+
+    assert status in (400, 401), content
+    assert json.loads(content)["code"] in ("malformed_signature", "invalid_signature")
+    assert await stored(app_client) == 0
+    assert not peer.gets
 
 
 # -- 5. time window -----------------------------------------------------------------------
@@ -490,7 +518,7 @@ async def test_duplicate_host_header_is_refused_before_the_inbox(
     headers = [extra, *headers] if order == "theirs-first" else [*headers, extra]
     assert [name for name, _ in headers].count("Host") == 2
 
-    status, content = await raw_post(app_client, "/users/alice/inbox", headers, body)
+    status, content = await raw_request(app_client, "POST", "/users/alice/inbox", headers, body)
 
     assert status in (400, 401), content
     assert await stored(app_client) == 0
