@@ -94,7 +94,8 @@ async def handle_announce(
                 url=None,
                 content="",
                 spoiler_text="",
-                visibility="public",
+                # A self-boost of a followers-only post stays followers-only.
+                visibility="private" if original.visibility == "private" else "public",
                 sensitive=False,
                 language=None,
                 created_at=parse_time(activity.get("published")) or ctx.now,

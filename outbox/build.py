@@ -161,17 +161,27 @@ def like_activity(actor: str, status_uri: str, author: str, like_id: int) -> dic
 
 
 def announce_activity(
-    actor: str, followers: str, status_uri: str, author: str, activity_id: str, published: str
+    actor: str,
+    followers: str,
+    status_uri: str,
+    author: str,
+    activity_id: str,
+    published: str,
+    *,
+    followers_only: bool = False,
 ) -> dict[str, Any]:
-    """A boost: public, to the booster's followers and the author (Mastodon's shape)."""
+    """A boost: public, to the booster's followers and the author (Mastodon's shape). A
+    self-boost of a followers-only post stays followers-only, as on Mastodon: announcing
+    it publicly would reveal the private post's address."""
+    to, cc = ([followers], []) if followers_only else ([PUBLIC], [author, followers])
     return {
         "@context": AS_CONTEXT,
         "id": activity_id,
         "type": "Announce",
         "actor": actor,
         "published": published,
-        "to": [PUBLIC],
-        "cc": [author, followers],
+        "to": to,
+        "cc": cc,
         "object": status_uri,
     }
 

@@ -131,6 +131,7 @@ class Outbox:
             self.uri_of(original_author),
             activity_id,
             isoformat(status.created_at),
+            followers_only=status.visibility == "private",
         )
 
     async def _audience(self, author: AccountRow, status: StatusRow) -> list[str]:
@@ -493,6 +494,7 @@ class Outbox:
         author = await self._account(status.account_id)
         now = self.clock()
         reblog_id = self.new_id()
+        followers_only = status.visibility == "private"  # only the author boosts those
         activity = announce_activity(
             self.uri_of(account),
             self.urls.followers(account.username),
@@ -500,6 +502,7 @@ class Outbox:
             self.uri_of(author),
             self.urls.status_activity(account.username, reblog_id),
             isoformat(now),
+            followers_only=followers_only,
         )
         feed = {account.id, *await self.store.follows.local_follower_ids(account.id)}
         recipients = await self._follower_inboxes(account)
@@ -515,7 +518,7 @@ class Outbox:
                     url=None,
                     content="",
                     spoiler_text="",
-                    visibility="public",
+                    visibility="private" if followers_only else "public",
                     sensitive=False,
                     language=None,
                     created_at=now,
@@ -552,6 +555,7 @@ class Outbox:
             self.uri_of(author),
             self.urls.status_activity(account.username, reblog.id),
             isoformat(reblog.created_at),
+            followers_only=reblog.visibility == "private",
         )
         recipients = await self._follower_inboxes(account)
         if not author.is_local:

@@ -194,7 +194,7 @@ async def register(request: web.Request) -> web.Response:
         )
         return problems.response()
     if reason:
-        await store.oauth.set_sign_up_reason(user.user.id, reason)
+        await store.accounts.set_sign_up_reason(user.user.id, reason)
 
     token = secrets.token_urlsafe(32)
     await store.oauth.create_token(

@@ -138,6 +138,11 @@ class Accounts:
             (target, isoformat(now), account_id),
         )
 
+    async def set_sign_up_reason(self, user_id: int, reason: str) -> None:
+        """Why someone signed up (approval mode), for the admin who approves them."""
+        async with self._db.transaction() as tx:
+            await tx.execute("UPDATE users SET sign_up_reason = ? WHERE id = ?", (reason, user_id))
+
     async def set_approved(self, account_id: int) -> None:
         async with self._db.transaction() as tx:
             await tx.execute("UPDATE users SET approved = 1 WHERE account_id = ?", (account_id,))

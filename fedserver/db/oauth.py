@@ -209,9 +209,3 @@ class OAuth:
                 "UPDATE oauth_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
                 (isoformat(now), user_id),
             )
-
-    async def set_sign_up_reason(self, user_id: int, reason: str) -> None:
-        """Why someone signed up through the API (approval mode), for the admin who
-        approves them. (Lives here with the rest of API sign-up storage.)"""
-        async with self._db.transaction() as tx:
-            await tx.execute("UPDATE users SET sign_up_reason = ? WHERE id = ?", (reason, user_id))

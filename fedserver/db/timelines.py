@@ -58,6 +58,9 @@ class Timelines:
             SELECT s.* FROM home_feed f JOIN statuses s ON s.id = f.status_id
             WHERE f.account_id = :viewer AND {condition}
               AND {_NOT_HIDDEN}
+              AND NOT (s.reblog_of_id IS NOT NULL AND EXISTS (SELECT 1 FROM follows fo
+                    WHERE fo.account_id = :viewer AND fo.target_account_id = s.account_id
+                      AND fo.show_reblogs = 0))
             ORDER BY f.status_id {order} LIMIT :limit
         """
         params = {"viewer": account_id, **values}
@@ -94,50 +97,6 @@ class Timelines:
             ORDER BY s.id {order} LIMIT :limit
         """
         params: dict[str, object] = {"viewer": -1 if viewer_id is None else viewer_id, **values}
-        if tag is not None:
-            params["tag"] = tag.lower()
-        return await self._statuses(sql, params, order)
-
-    async def by_account(
-        self,
-        account_id: int,
-        window: Window,
-        *,
-        visibilities: tuple[str, ...],
-        exclude_replies: bool = False,
-        exclude_reblogs: bool = False,
-        only_media: bool = False,
-        tag: str | None = None,
-        pinned_only: bool = False,
-    ) -> list[StatusRow]:
-        condition, values, order = window.clause("s.id")
-        placeholders = ", ".join(f":v{i}" for i in range(len(visibilities)))
-        extra = ""
-        if exclude_replies:
-            extra += " AND (s.in_reply_to_id IS NULL AND s.in_reply_to_uri IS NULL)"
-        if exclude_reblogs:
-            extra += " AND s.reblog_of_id IS NULL"
-        if only_media:
-            extra += " AND EXISTS (SELECT 1 FROM media_attachments ma WHERE ma.status_id = s.id)"
-        if tag is not None:
-            extra += (
-                " AND EXISTS (SELECT 1 FROM status_tags st JOIN tags t ON t.id = st.tag_id"
-                " WHERE st.status_id = s.id AND t.name = :tag)"
-            )
-        if pinned_only:
-            extra += " AND EXISTS (SELECT 1 FROM pins p WHERE p.status_id = s.id)"
-        sql = f"""
-            SELECT s.* FROM statuses s
-            WHERE s.account_id = :account AND s.deleted_at IS NULL
-              AND s.visibility IN ({placeholders})
-              AND {condition} {extra}
-            ORDER BY s.id {order} LIMIT :limit
-        """
-        params: dict[str, object] = {
-            "account": account_id,
-            **values,
-            **{f"v{i}": v for i, v in enumerate(visibilities)},
-        }
         if tag is not None:
             params["tag"] = tag.lower()
         return await self._statuses(sql, params, order)

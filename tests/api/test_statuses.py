@@ -276,3 +276,38 @@ async def test_post_federates_to_a_remote_follower(
     creates = [r.json() for r in peer.received if r.json().get("type") == "Create"]
     assert [c["object"]["id"] for c in creates] == [status["uri"]]
     assert creates[0]["proof"]["cryptosuite"] == "eddsa-jcs-2022"
+
+
+async def test_boosting_ones_own_followers_only_post_stays_followers_only(
+    app_client: Client,
+    make_user: CreateUser,
+    make_token: MakeToken,
+    start_peer: Any,
+    clock: FrozenClock,
+) -> None:
+    """Mastodon keeps such a boost private: a public Announce would reveal the post."""
+    from fedserver.appkeys import remote_actors_key
+    from tests.fakes.remote import MASTODON
+
+    alice = await make_user("alice")
+    token = await make_token(alice)
+    peer = await start_peer("remote.test", MASTODON, "bob")
+    bob = await app_client.app[remote_actors_key].get(peer.actor_uri("bob"))
+    store = app_client.app[store_key]
+    async with store.db.transaction() as tx:
+        await store.follows.add(
+            tx, follow_id=1, account_id=bob.id, target_account_id=alice.account.id,
+            uri=peer.actor_uri("bob") + "#follow", state="accepted", now=clock(),
+        )  # fmt: skip
+    secret = await post(app_client, token, status="just for followers", visibility="private")
+
+    boost = await app_client.post(f"/api/v1/statuses/{secret['id']}/reblog", headers=auth(token))
+    wrapper = await boost.json()
+    assert wrapper["visibility"] == "private"
+    public = await (await app_client.get("/api/v1/timelines/public")).json()
+    assert public == []
+    await app_client.app[delivery_worker_key].run_until_idle(clock())
+    [announce] = [r.json() for r in peer.received if r.json()["type"] == "Announce"]
+    assert announce["to"] == ["http://local.test/users/alice/followers"]
+    assert announce["cc"] == []
+    assert "https://www.w3.org/ns/activitystreams#Public" not in str(announce)
