@@ -24,6 +24,13 @@ from fedserver.keypairs import PublicKeys
 from fedserver.urls import LocalUrls
 
 ACTOR_CONTEXT: list[Any] = [AS_CONTEXT, SECURITY_CONTEXT, MULTIKEY_CONTEXT, MASTODON_EXTENSIONS]
+#: FEP-844e: what we implement, so peers may sign for us with RFC 9421 directly.
+IMPLEMENTS = [
+    {
+        "href": "https://datatracker.ietf.org/doc/html/rfc9421",
+        "name": "RFC-9421: HTTP Message Signatures",
+    }
+]
 
 
 def person_document(account: AccountRow, keys: PublicKeys, urls: LocalUrls) -> dict[str, Any]:
@@ -58,6 +65,7 @@ def person_document(account: AccountRow, keys: PublicKeys, urls: LocalUrls) -> d
         "assertionMethod": [
             multikey_document(urls.ed25519_key(name), actor_id, keys.ed25519_multikey)
         ],
+        "implements": IMPLEMENTS,
     }
     if account.moved_to_uri:
         document["movedTo"] = account.moved_to_uri
@@ -88,6 +96,7 @@ def instance_actor_document(
         "assertionMethod": [
             multikey_document(urls.instance_ed25519_key(), actor_id, keys.ed25519_multikey)
         ],
+        "implements": IMPLEMENTS,
     }
 
 

@@ -96,3 +96,22 @@ def parse_actor(document: dict[str, Any]) -> RemoteActor:
         if key and isinstance(key.get("publicKeyPem"), str)
         else None,
     )
+
+
+#: FEP-844e: an actor lists the specifications it implements; RFC 9421 is named by its URL.
+RFC9421_HREFS = frozenset(
+    {"https://datatracker.ietf.org/doc/html/rfc9421", "https://www.rfc-editor.org/rfc/rfc9421"}
+)
+
+
+def advertises_rfc9421(document: dict[str, Any]) -> bool:
+    """Whether an actor advertises RFC 9421 HTTP Message Signatures (FEP-844e `implements`).
+
+    >>> advertises_rfc9421({"implements": [{"href": "https://datatracker.ietf.org/doc/html/rfc9421"}]})
+    True
+    """
+    for item in as_list(document.get("implements"))[:32]:
+        href = item.get("href") if isinstance(item, dict) else item
+        if isinstance(href, str) and href.rstrip("/").split("#")[0] in RFC9421_HREFS:
+            return True
+    return False

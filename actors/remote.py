@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from actors.parse import parse_actor
+from actors.parse import advertises_rfc9421, parse_actor
 from fedserver.activitystreams import ACTIVITY_JSON
 from fedserver.db import AccountRow, Store
 from fedserver.domains import DomainPolicy
@@ -82,6 +82,8 @@ class RemoteActors:
     async def remember(self, document: dict[str, Any]) -> AccountRow:
         """Store an actor document that was fetched from its own id."""
         actor = parse_actor(document)
+        if advertises_rfc9421(document):
+            self._client.mark_rfc9421_supported(urlsplit(actor.uri).hostname or "")
         return await self._store.remote_accounts.upsert(
             actor, new_id=self._new_id(), now=self._clock()
         )

@@ -471,3 +471,28 @@ async def test_standalone_key_whose_owner_lists_it_is_accepted(
     (item,) = await app_client.app[store_key].inbox.items()
     assert (item.key_id, item.actor_uri) == (key_id, peer.actor_uri("bob"))
     assert json.loads(item.body)["object"] == ALICE
+
+
+async def test_an_actor_advertising_rfc9421_is_signed_for_with_it(
+    app_client: Client, start_peer: StartPeer
+) -> None:
+    """FEP-844e: an actor document listing RFC 9421 in `implements` switches the host to
+    RFC 9421 signatures (with the draft-cavage fall-back on a 401)."""
+    from fedserver.appkeys import http_client_key, remote_actors_key
+    from tests.fakes.remote import MASTODON
+
+    peer = await start_peer("modern.test", MASTODON, "bob")
+    plain = await start_peer("plain.test", MASTODON, "carol")
+    original = peer.actor_document
+
+    def advertising(name: str) -> dict[str, Any]:
+        document = original(name)
+        document["implements"] = [{"href": "https://datatracker.ietf.org/doc/html/rfc9421"}]
+        return document
+
+    peer.actor_document = advertising  # type: ignore[method-assign]
+    client = app_client.app[http_client_key]
+    await app_client.app[remote_actors_key].get(peer.actor_uri("bob"))
+    await app_client.app[remote_actors_key].get(plain.actor_uri("carol"))
+    assert client.scheme_for("modern.test") == "rfc9421"
+    assert client.scheme_for("plain.test") == "cavage"
