@@ -20,7 +20,7 @@ from actors.documents import (
     tombstone_document,
 )
 from fedserver.activitystreams import wants_activity_json
-from fedserver.appkeys import config_key, instance_actor_key, store_key
+from fedserver.appkeys import config_key, instance_actor_key, outbox_key, store_key
 from fedserver.authentication import require_signed_fetch
 from fedserver.db import LocalUser
 from fedserver.errors import NotFound
@@ -140,14 +140,22 @@ async def _follow_collection(request: web.Request, *, followers: bool) -> web.Re
 
 @routes.get("/users/{username}/collections/featured", name="featured")
 async def featured(request: web.Request) -> web.Response:
-    """Pinned posts. Pinning is not implemented yet (README), so it is always empty."""
+    """Pinned posts, as Mastodon serves them: an OrderedCollection of the Notes."""
     await require_signed_fetch(request)
     user = await find_local_user(request)
     collection_id = urls_of(request).featured(user.username)
     if user.account.is_deleted:
         return activity_response(tombstone_document(collection_id, None), status=410)
-    document = ordered_collection(collection_id, 0, first=None)
-    document["orderedItems"] = []
+    store = request.app[store_key]
+    notes = []
+    for status_id in await store.pins.status_ids(user.account.id):
+        status = await store.statuses.by_id(status_id)
+        if status is None or status.deleted_at is not None:
+            continue
+        if status.visibility in ("public", "unlisted"):
+            notes.append(await request.app[outbox_key].note_for(status, user.account))
+    document = ordered_collection(collection_id, len(notes), first=None)
+    document["orderedItems"] = notes
     return activity_response(document)
 
 

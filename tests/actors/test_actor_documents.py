@@ -359,7 +359,9 @@ async def test_collections_of_unknown_users_are_404(app_client: Client) -> None:
         assert response.status == 404, collection
 
 
-async def test_featured_collection_is_empty(app_client: Client, alice: LocalUser) -> None:
+async def test_featured_collection_is_empty_without_pins(
+    app_client: Client, alice: LocalUser
+) -> None:
     featured = await get_json(app_client, "/users/alice/collections/featured")
     assert featured == {
         "@context": "https://www.w3.org/ns/activitystreams",
@@ -368,6 +370,25 @@ async def test_featured_collection_is_empty(app_client: Client, alice: LocalUser
         "totalItems": 0,
         "orderedItems": [],
     }
+
+
+async def test_featured_collection_lists_pinned_public_notes(
+    app_client: Client, alice: LocalUser
+) -> None:
+    from fedserver.appkeys import outbox_key
+
+    outbox = app_client.app[outbox_key]
+    pinned = await outbox.post(alice.account, "pin me")
+    private = await outbox.post(alice.account, "not shown", visibility="private")
+    await outbox.post(alice.account, "not pinned")
+    await outbox.pin(alice.account, pinned, pinned=True)
+    store = app_client.app[store_key]
+    async with store.db.transaction() as tx:  # a private status cannot be pinned via API
+        await store.pins.add(tx, alice.account.id, private.id, pinned.created_at)
+    featured = await get_json(app_client, "/users/alice/collections/featured")
+    assert featured["totalItems"] == 1
+    assert [note["id"] for note in featured["orderedItems"]] == [f"{ALICE}/statuses/{pinned.id}"]
+    assert featured["orderedItems"][0]["type"] == "Note"
 
 
 # -- outbox ----------------------------------------------------------------------------------
