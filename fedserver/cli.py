@@ -124,7 +124,7 @@ def run_command(args: argparse.Namespace, config: Config) -> int:
         return user_command(args, config)
     if args.command == "reports":
         return reports_command(config)
-    if args.command in ("post", "follow", "unfollow", "domain"):
+    if args.command in ("post", "follow", "unfollow", "alias", "move", "domain"):
         return cli_federation.run(args, config)
     if args.command == "deliveries":
         return deliveries_command(args, config)

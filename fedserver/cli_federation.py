@@ -40,6 +40,16 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         command = commands.add_parser(name, help=f"{text} (user@host or an actor URL)")
         command.add_argument("user", help="the local username")
         command.add_argument("target", help="user@host, @user@host, or an actor URL")
+    alias = commands.add_parser(
+        "alias", help="declare another account as this user's former one (alsoKnownAs)"
+    )
+    alias.add_argument("user", help="the local username (the account moved to)")
+    alias.add_argument("target", help="the old account: user@host or an actor URL")
+    move = commands.add_parser(
+        "move", help="move a user's followers to a new account (it must list this one as alias)"
+    )
+    move.add_argument("user", help="the local username (the account moving away)")
+    move.add_argument("target", help="the new account: user@host or an actor URL")
     domain = commands.add_parser("domain", help="block or unblock whole domains").add_subparsers(
         dest="domain_command", required=True, metavar="ACTION"
     )
@@ -129,6 +139,29 @@ async def _run(args: argparse.Namespace, config: Config) -> int:
             print(f"posted {status.id}: {uri}")
             return 0
         target = await resolve(fed.actors, args.target)
+        if args.command == "alias":
+            uri = fed.outbox.uri_of(target)
+            if uri not in author.also_known_as:
+                await fed.store.accounts.update_profile(
+                    author.id,
+                    display_name=author.display_name,
+                    summary=author.summary,
+                    manually_approves_followers=author.manually_approves_followers,
+                    discoverable=author.discoverable,
+                    indexable=author.indexable,
+                    bot=author.bot,
+                    fields=[(f.name, f.value) for f in author.fields],
+                    also_known_as=[*author.also_known_as, uri],
+                    now=utc_now(),
+                )
+            print(f"{args.user} is also known as {uri}")
+            return 0
+        if args.command == "move":
+            # The target's own document must list us: refetch it from its origin.
+            target = await fed.actors.get(fed.outbox.uri_of(target), refresh=True)
+            await fed.outbox.move(author, target)
+            print(f"{args.user} moved to {target.acct}; followers are told to follow it")
+            return 0
         if args.command == "follow":
             state = await fed.outbox.follow(author, target)
             print(

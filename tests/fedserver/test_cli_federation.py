@@ -134,3 +134,26 @@ def test_approve_and_reports(run: Callable[..., tuple[int, str, str]], tmp_path:
     assert run("user", "approve", "alice") == (0, "approved alice\n", "")
     assert "awaiting approval" not in run("user", "list")[1]
     assert run("reports") == (0, "no open reports\n", "")
+
+
+def test_alias_then_move_between_local_accounts(
+    run: Callable[..., tuple[int, str, str]], tmp_path: Path
+) -> None:
+    for name in ("alice", "alice2"):
+        assert run("user", "create", name, "--password", "long enough pw")[0] == 0
+    code, _, err = run("move", "alice", "alice2@cli.test")
+    assert code == 2
+    assert "does not list" in err
+    assert run("alias", "alice2", "alice@cli.test") == (
+        0,
+        "alice2 is also known as http://cli.test/users/alice\n",
+        "",
+    )
+    code, out, err = run("move", "alice", "alice2@cli.test")
+    assert code == 0, err
+    assert "moved to alice2" in out
+    moved = query(
+        tmp_path,
+        lambda s: s.db.fetch_value("SELECT moved_to_uri FROM accounts WHERE username = 'alice'"),
+    )
+    assert moved == "http://cli.test/users/alice2"
