@@ -100,7 +100,14 @@ def create_app(
     app.add_routes(inbox.views.routes)
     add_api(app)
     app.router.add_static("/static", pages.STATIC_DIR, name="static")
+    app.on_response_prepare.append(_security_headers)
     return app
+
+
+async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """No response may be sniffed into another type: a file must never be taken for an
+    ActivityStreams document or a page (SECURITY.md R10, checklist 23)."""
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
 
 
 def fetch_policy(config: Config) -> FetchPolicy:
