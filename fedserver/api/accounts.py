@@ -22,7 +22,7 @@ from fedserver.api.auth import optional_user, require_user
 from fedserver.api.paging import paged_response, read_page
 from fedserver.api.params import Params
 from fedserver.api.present import presenter_for
-from fedserver.api.relationships import account_from_path, accounts_response, window_of
+from fedserver.api.relationships import account_from_path, accounts_response
 from fedserver.api.routing import ApiRoutes
 from fedserver.api.search import find_accounts
 from fedserver.appkeys import clock_key, config_key, local_keys_key, outbox_key, store_key
@@ -305,7 +305,7 @@ async def account_statuses(request: web.Request) -> web.Response:
             tagged=tagged,
         )
         rows = await store.statuses.by_account_for(
-            target.id, viewer_account.id if viewer_account else None, window_of(page), filters
+            target.id, viewer_account.id if viewer_account else None, page.window(), filters
         )
     items = await presenter_for(request, viewer_account).statuses(rows)
     return paged_response(request, list(items), [row.id for row in rows])
@@ -330,9 +330,7 @@ async def _follow_list(request: web.Request, *, followers: bool) -> web.Response
     if viewer_account is not None and await store.blocks.is_blocked(target.id, viewer_account.id):
         return paged_response(request, [], [])
     list_of = store.follows.followers_window if followers else store.follows.following_window
-    return await accounts_response(
-        request, viewer_account, await list_of(target.id, window_of(page))
-    )
+    return await accounts_response(request, viewer_account, await list_of(target.id, page.window()))
 
 
 def _account_of(user: LocalUser | None) -> AccountRow | None:

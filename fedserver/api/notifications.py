@@ -9,7 +9,6 @@ from fedserver.api.paging import paged_response, read_page
 from fedserver.api.params import Params
 from fedserver.api.routing import ApiRoutes
 from fedserver.api.statuses import presenter
-from fedserver.api.timelines import window
 from fedserver.appkeys import store_key
 from fedserver.errors import NotFound
 
@@ -28,7 +27,7 @@ async def list_notifications(request: web.Request) -> web.Response:
     account_id = params.string("account_id")
     rows = await request.app[store_key].timelines.notifications(
         user.account.id,
-        window(read_page(params, default=40, maximum=80)),
+        read_page(params, default=40, maximum=80).window(),
         types=[t for t in params.strings("types") if t in TYPES],
         exclude_types=[t for t in params.strings("exclude_types") if t in TYPES],
         from_account_id=int(account_id) if account_id and account_id.isdigit() else None,

@@ -10,6 +10,7 @@ from yarl import URL
 
 from fedserver.api.params import Params
 from fedserver.appkeys import config_key
+from fedserver.db import Window
 from fedserver.errors import UnprocessableEntity
 
 
@@ -19,6 +20,10 @@ class Page:
     since_id: int | None = None
     min_id: int | None = None
     limit: int = 20
+
+    def window(self) -> Window:
+        """The same cursors as the data layer's query window."""
+        return Window(self.max_id, self.since_id, self.min_id, self.limit)
 
 
 def read_page(params: Params, *, default: int = 20, maximum: int = 40) -> Page:

@@ -17,13 +17,12 @@ from aiohttp import web
 
 from fedserver.api.auth import require_user
 from fedserver.api.entities import api_time
-from fedserver.api.paging import Page, paged_response, read_page
+from fedserver.api.paging import paged_response, read_page
 from fedserver.api.params import Params
 from fedserver.api.present import presenter_for
 from fedserver.api.routing import ApiRoutes
 from fedserver.appkeys import clock_key, ids_key, outbox_key, store_key
 from fedserver.db import AccountRow, LocalUser
-from fedserver.db.timelines import Window
 from fedserver.errors import NotFound, UnprocessableEntity
 
 routes = ApiRoutes()
@@ -39,10 +38,6 @@ async def account_from_path(request: web.Request, name: str = "id") -> AccountRo
     if account is None:
         raise NotFound("Record not found")
     return account
-
-
-def window_of(page: Page) -> Window:
-    return Window(page.max_id, page.since_id, page.min_id, page.limit)
 
 
 async def accounts_response(
@@ -132,7 +127,7 @@ async def relationships(request: web.Request) -> web.Response:
 async def follow_requests(request: web.Request) -> web.Response:
     user = await require_user(request, "read:follows")
     page = read_page(await Params.read(request), default=40, maximum=80)
-    rows = await request.app[store_key].follows.requests_window(user.account.id, window_of(page))
+    rows = await request.app[store_key].follows.requests_window(user.account.id, page.window())
     return await accounts_response(request, user.account, rows)
 
 
@@ -212,7 +207,7 @@ async def unmute(request: web.Request) -> web.Response:
 async def blocks(request: web.Request) -> web.Response:
     user = await require_user(request, "read:blocks")
     page = read_page(await Params.read(request), default=40, maximum=80)
-    rows = await request.app[store_key].blocks.window(user.account.id, window_of(page))
+    rows = await request.app[store_key].blocks.window(user.account.id, page.window())
     return await accounts_response(request, user.account, rows)
 
 
@@ -222,7 +217,7 @@ async def mutes(request: web.Request) -> web.Response:
     user = await require_user(request, "read:mutes")
     page = read_page(await Params.read(request), default=40, maximum=80)
     rows = await request.app[store_key].mutes.window(
-        user.account.id, window_of(page), request.app[clock_key]()
+        user.account.id, page.window(), request.app[clock_key]()
     )
     presenter = presenter_for(request, user.account)
     items = []

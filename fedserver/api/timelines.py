@@ -6,26 +6,22 @@ from __future__ import annotations
 from aiohttp import web
 
 from fedserver.api.auth import optional_user, require_user
-from fedserver.api.paging import Page, paged_response, read_page
+from fedserver.api.paging import paged_response, read_page
 from fedserver.api.params import Params
 from fedserver.api.routing import ApiRoutes
 from fedserver.api.statuses import presenter
 from fedserver.api.visibility import can_see
 from fedserver.appkeys import store_key
-from fedserver.db import StatusRow, Window
+from fedserver.db import StatusRow
 
 routes = ApiRoutes()
-
-
-def window(page: Page) -> Window:
-    return Window(page.max_id, page.since_id, page.min_id, page.limit)
 
 
 @routes.get("/api/v1/timelines/home")
 async def home(request: web.Request) -> web.Response:
     user = await require_user(request, "read:statuses")
     page = read_page(await Params.read(request))
-    statuses = await request.app[store_key].timelines.home(user.account.id, window(page))
+    statuses = await request.app[store_key].timelines.home(user.account.id, page.window())
     return await _statuses_response(request, user.account.id, statuses)
 
 
@@ -45,7 +41,7 @@ async def _public(request: web.Request, *, tag: str | None) -> web.Response:
     local = params.boolean("local", False)
     remote = params.boolean("remote", False)
     statuses = await request.app[store_key].timelines.public(
-        window(read_page(params)),
+        read_page(params).window(),
         viewer_id=user.account.id if user else None,
         local=True if local else (False if remote else None),
         only_media=bool(params.boolean("only_media", False)),
@@ -68,7 +64,7 @@ async def _statuses_response(
 async def favourites(request: web.Request) -> web.Response:
     user = await require_user(request, "read:favourites")
     page = read_page(await Params.read(request))
-    edges = await request.app[store_key].timelines.favourited(user.account.id, window(page))
+    edges = await request.app[store_key].timelines.favourited(user.account.id, page.window())
     return await _edges_response(request, user.account.id, edges)
 
 
@@ -76,7 +72,7 @@ async def favourites(request: web.Request) -> web.Response:
 async def bookmarks(request: web.Request) -> web.Response:
     user = await require_user(request, "read:bookmarks")
     page = read_page(await Params.read(request))
-    edges = await request.app[store_key].timelines.bookmarked(user.account.id, window(page))
+    edges = await request.app[store_key].timelines.bookmarked(user.account.id, page.window())
     return await _edges_response(request, user.account.id, edges)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from fedserver.db.database import MAX_ID, Database, Transaction
+from fedserver.db.database import MAX_ID, Database, Row, Transaction
 from fedserver.ids import isoformat, parse_isoformat
 
 
@@ -17,6 +17,17 @@ class NotificationRow:
     type: str
     status_id: int | None
     created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: Row) -> NotificationRow:
+        return cls(
+            id=row["id"],
+            account_id=row["account_id"],
+            from_account_id=row["from_account_id"],
+            type=row["type"],
+            status_id=row["status_id"],
+            created_at=parse_isoformat(row["created_at"]),
+        )
 
 
 class Notifications:
@@ -64,14 +75,4 @@ class Notifications:
             "SELECT * FROM notifications WHERE account_id = ? AND id < ? ORDER BY id DESC LIMIT ?",
             (account_id, MAX_ID if before is None else before, limit),
         )
-        return [
-            NotificationRow(
-                id=row["id"],
-                account_id=row["account_id"],
-                from_account_id=row["from_account_id"],
-                type=row["type"],
-                status_id=row["status_id"],
-                created_at=parse_isoformat(row["created_at"]),
-            )
-            for row in rows
-        ]
+        return [NotificationRow.from_row(row) for row in rows]

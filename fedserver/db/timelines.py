@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from fedserver.db.database import MAX_ID, Database, Params
 from fedserver.db.notifications import NotificationRow
 from fedserver.db.rows import StatusRow
-from fedserver.ids import parse_isoformat
 
 
 @dataclass(frozen=True)
@@ -142,17 +141,7 @@ class Timelines:
             ORDER BY n.id {order} LIMIT :limit
         """
         rows = await self._db.fetch_all(sql, params)
-        found = [
-            NotificationRow(
-                id=row["id"],
-                account_id=row["account_id"],
-                from_account_id=row["from_account_id"],
-                type=row["type"],
-                status_id=row["status_id"],
-                created_at=parse_isoformat(row["created_at"]),
-            )
-            for row in rows
-        ]
+        found = [NotificationRow.from_row(row) for row in rows]
         return found[::-1] if order == "ASC" else found
 
     async def favourited(self, account_id: int, window: Window) -> list[tuple[int, StatusRow]]:
@@ -216,11 +205,4 @@ class Timelines:
         )
         if row is None:
             return None
-        return NotificationRow(
-            id=row["id"],
-            account_id=row["account_id"],
-            from_account_id=row["from_account_id"],
-            type=row["type"],
-            status_id=row["status_id"],
-            created_at=parse_isoformat(row["created_at"]),
-        )
+        return NotificationRow.from_row(row)
