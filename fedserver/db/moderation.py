@@ -39,11 +39,6 @@ class Reports:
             ),
         )
 
-    async def count_open(self) -> int:
-        return int(
-            await self._db.fetch_value("SELECT count(*) FROM reports WHERE resolved_at IS NULL")
-        )
-
     async def open_reports(self) -> list[tuple[int, int, int, str]]:
         """(id, reporter account id, target account id, comment), newest first."""
         rows = await self._db.fetch_all(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from fedserver.db.database import MAX_ID, Database, Row, Transaction
+from fedserver.db.database import Database, Row, Transaction
 from fedserver.ids import isoformat, parse_isoformat
 
 
@@ -67,12 +67,3 @@ class Notifications:
             " AND type = ? AND coalesce(status_id, 0) = ?",
             (account_id, from_account_id, kind, status_id or 0),
         )
-
-    async def for_account(
-        self, account_id: int, *, before: int | None = None, limit: int = 40
-    ) -> list[NotificationRow]:
-        rows = await self._db.fetch_all(
-            "SELECT * FROM notifications WHERE account_id = ? AND id < ? ORDER BY id DESC LIMIT ?",
-            (account_id, MAX_ID if before is None else before, limit),
-        )
-        return [NotificationRow.from_row(row) for row in rows]

@@ -193,19 +193,6 @@ class Statuses:
         )
         return [(row[0], row[1]) for row in rows]
 
-    async def home_feed(
-        self, account_id: int, *, before: int | None, limit: int
-    ) -> list[StatusRow]:
-        rows = await self._db.fetch_all(
-            """
-            SELECT s.* FROM home_feed f JOIN statuses s ON s.id = f.status_id
-            WHERE f.account_id = ? AND f.status_id < ? AND s.deleted_at IS NULL
-            ORDER BY f.status_id DESC LIMIT ?
-            """,
-            (account_id, MAX_ID if before is None else before, limit),
-        )
-        return [StatusRow.from_row(row) for row in rows]
-
     async def parts(self, status_id: int) -> StatusParts:
         mentions = await self._db.fetch_all(
             "SELECT a.id, a.username, a.domain, a.uri FROM mentions m"

@@ -21,7 +21,7 @@ from aiohttp import web
 from pytest_aiohttp import AiohttpServer
 
 from fedserver.appkeys import domain_policy_key, ids_key, outbox_key, remote_actors_key
-from fedserver.db import AccountRow, StatusRow
+from fedserver.db import AccountRow, StatusRow, Window
 from fedserver.textlimits import (
     MAX_ATTACHMENTS,
     MAX_MENTIONS,
@@ -102,7 +102,12 @@ async def alices_post(
 
 async def kinds(local: Exchange, username: str = "alice") -> list[str]:
     account = await local.local(username)
-    return sorted(n.type for n in await local.store.notifications.for_account(account.id))
+    return sorted(
+        n.type
+        for n in await local.store.timelines.notifications(
+            account.id, Window(limit=80), types=[], exclude_types=[], from_account_id=None
+        )
+    )
 
 
 async def count(local: Exchange, table: str) -> int:
@@ -436,7 +441,7 @@ async def test_14_announce_of_a_followers_only_or_direct_post_is_not_stored(
     await local.deliver(peer, peer.activity("bob", "Announce", my_private))
 
     assert await snapshot(local) == before, await local.inbox_log()
-    feed = await local.store.statuses.home_feed(alice.id, before=None, limit=20)
+    feed = await local.store.timelines.home(alice.id, Window(limit=20))
     assert [s.reblog_of_id for s in feed if s.reblog_of_id] == []
     assert "reblog" not in await kinds(local)
     assert {state for _, state, _ in (await local.inbox_log())[2:]} == {"ignored"}

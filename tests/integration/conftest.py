@@ -30,7 +30,7 @@ from fedserver.appkeys import (
     remote_actors_key,
     store_key,
 )
-from fedserver.db import AccountRow, NotificationRow, StatusRow, Store
+from fedserver.db import AccountRow, NotificationRow, StatusRow, Store, Window
 from outbox.service import Outbox
 from tests.conftest import Client, FrozenClock, MakeConfig, StartApp
 from tests.fakes.delivery import add_user
@@ -103,14 +103,20 @@ class Instance:
         return await self.store.statuses.by_uri(uri)
 
     async def notifications(self, username: str) -> list[NotificationRow]:
-        return await self.store.notifications.for_account((await self.local(username)).id)
+        return await self.store.timelines.notifications(
+            (await self.local(username)).id,
+            Window(limit=80),
+            types=[],
+            exclude_types=[],
+            from_account_id=None,
+        )
 
     async def notification_kinds(self, username: str) -> list[str]:
         return sorted(n.type for n in await self.notifications(username))
 
     async def home(self, username: str) -> list[StatusRow]:
         account = await self.local(username)
-        return await self.store.statuses.home_feed(account.id, before=None, limit=20)
+        return await self.store.timelines.home(account.id, Window(limit=20))
 
     async def inbox_log(self) -> list[tuple[str, str, str | None]]:
         """(type, state, note) of every received activity, oldest first: the first thing

@@ -18,7 +18,7 @@ import pytest
 
 from fedserver.activitystreams import PUBLIC
 from fedserver.appkeys import outbox_key, remote_actors_key
-from fedserver.db import StatusRow
+from fedserver.db import StatusRow, Window
 from tests.conftest import Client, CreateUser, StartPeer
 from tests.fakes.exchange import LOCAL, Exchange
 from tests.fakes.remote import ACTIVITY_JSON, AS_PUBLIC, BOVINE, GOTOSOCIAL, SNAC, FakePeer, Style
@@ -253,7 +253,12 @@ def strip(activity: dict[str, Any]) -> dict[str, Any]:
 
 async def kinds(local: Exchange, username: str) -> list[str]:
     account = await local.local(username)
-    return sorted(n.type for n in await local.store.notifications.for_account(account.id))
+    return sorted(
+        n.type
+        for n in await local.store.timelines.notifications(
+            account.id, Window(limit=80), types=[], exclude_types=[], from_account_id=None
+        )
+    )
 
 
 #: Addressing (FOLLOWERS stands for the author's followers collection) → visibility.
