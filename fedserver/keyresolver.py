@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,10 +28,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from fedserver.activitystreams import as_list
-from fedserver.errors import FetchError, Forbidden, SignatureInvalid
+from fedserver.errors import FetchError, FetchRefused, Forbidden, SignatureInvalid
 from fedserver.http import FetchStatusError, HttpClient, Signer
 from fedserver.signatures import PublicKey, load_public_key
 from fedserver.ttlcache import TtlCache
+
+log = logging.getLogger(__name__)
 
 # Actor types peers use; a document of another type never owns keys here.
 ACTOR_TYPES = frozenset({"Person", "Service", "Application", "Group", "Organization"})
@@ -149,6 +152,13 @@ class KeyResolver:
             raise KeyUnavailable(
                 f"could not fetch key {key_id}: {url} answered {exc.response_status}",
                 gone=exc.is_gone,
+            ) from None
+        except FetchRefused as exc:
+            # The precise reason names the addresses our DNS returned: useful to the
+            # operator, not to whoever sent the request.
+            log.info("key fetch of %s refused: %s", url, exc.detail)
+            raise KeyUnavailable(
+                f"could not fetch key {key_id}: the address is not allowed", gone=False
             ) from None
         except FetchError as exc:
             raise KeyUnavailable(

@@ -595,7 +595,7 @@ async def test_mastodon_key_on_a_private_address_is_401_with_the_guard_on(
     response = await deliver(client, peer, key_id="http://intranet.test/users/bob#main-key")
 
     await assert_refused_and_nothing_stored(
-        client, response, 401, "invalid_signature", mentions="private address"
+        client, response, 401, "invalid_signature", mentions="not allowed"
     )
     assert "intranet.test" in resolver.lookups
 
