@@ -31,7 +31,7 @@ from actors.service import (
     create_user,
 )
 from fedserver.api.auth import require_scope
-from fedserver.api.oauth import token_entity
+from fedserver.api.oauth.tokens import token_entity
 from fedserver.api.params import Params
 from fedserver.api.ratelimit import count_sign_up, too_many_requests
 from fedserver.api.routing import ApiRoutes
