@@ -5,8 +5,9 @@ BIN := $(VENV)/bin
 CONFIG ?= config.toml
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
+STAMP_BENCH := $(VENV)/.installed-bench
 
-.PHONY: run test lint typecheck pytest migrate clean
+.PHONY: run test lint typecheck pytest migrate clean bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +41,15 @@ typecheck: $(STAMP_DEV)
 
 pytest: $(STAMP_DEV)
 	$(BIN)/pytest -q
+
+$(STAMP_BENCH): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[bench]'
+	touch $@ $(STAMP_RUN)
+
+## bench: the performance scenarios of ../shared/PERF.md, one table, appended to
+## bench/RESULTS.md (quick, under 3 minutes; FULL=1 for PERF.md's sizes).
+bench: $(STAMP_BENCH)
+	$(BIN)/python -m bench.run $(if $(FULL),--full)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .pytest_cache .ruff_cache

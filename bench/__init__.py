@@ -1,0 +1,1 @@
+"""Performance scenarios of ../shared/PERF.md: `python -m bench.run` (see bench/README.md)."""
