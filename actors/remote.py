@@ -20,9 +20,15 @@ from fedserver.domains import DomainPolicy
 from fedserver.errors import Forbidden, Gone, InvalidActivity, NotFound
 from fedserver.http import FetchStatusError, HttpClient, Signer
 from fedserver.ids import Clock, IdGenerator
+from fedserver.ttlcache import TtlCache
 from fedserver.urls import LocalUrls
 
 REFRESH_AFTER = timedelta(days=1)
+#: Fresh remote accounts kept in memory (each row is a few KiB with its key), and how long:
+#: an active actor's activities then cost no read of its account. Every change made
+#: through this class (`remember`, `mark_deleted`) empties it.
+CACHE_ENTRIES = 4096
+CACHE_SECONDS = 60.0
 _SELF_TYPES = {ACTIVITY_JSON, "application/ld+json"}
 
 
@@ -45,6 +51,11 @@ class RemoteActors:
         self._policy = policy
         self._new_id = new_id
         self._clock = clock
+        self._cache: TtlCache[str, AccountRow] = TtlCache(
+            max_entries=CACHE_ENTRIES, ttl_seconds=CACHE_SECONDS
+        )
+        # Bumped by every change: a read that a change overtook is not cached.
+        self._generation = 0
 
     def is_local(self, uri: str) -> bool:
         return uri.startswith(self._urls.base_url + "/")
@@ -63,14 +74,14 @@ class RemoteActors:
             return await self._local(uri)
         if self._policy.is_url_blocked(uri):
             raise Forbidden(f"{urlsplit(uri).hostname} is blocked here")
-        known = await self._store.remote_accounts.by_uri(uri)
+        known = await self.known(uri)
         if known is not None and not refresh and not self._stale(known, self._clock()):
             return known
         try:
             document = await self._client.fetch_document(uri, signer=self._signer)
         except FetchStatusError as exc:
             if exc.is_gone and known is not None:
-                await self._store.remote_accounts.mark_deleted(known.id, self._clock())
+                await self.mark_deleted(known)
                 raise Gone(f"actor {uri} is gone") from None
             if exc.is_gone:
                 raise NotFound(f"actor {uri} does not exist") from None
@@ -79,14 +90,49 @@ class RemoteActors:
             raise
         return await self.remember(document)
 
+    async def known(self, uri: str) -> AccountRow | None:
+        """The stored remote account for `uri` as it is (stale or deleted included),
+        without fetching: from memory while it is fresh, else one read."""
+        cached = self._cache.get(uri)
+        if cached is not None and not self._stale(cached, self._clock()):
+            return cached
+        generation = self._generation
+        account = await self._store.remote_accounts.by_uri(uri)
+        if (
+            account is not None
+            and generation == self._generation
+            and not self._stale(account, self._clock())
+        ):
+            self._cache.put(uri, account)
+        return account
+
     async def remember(self, document: dict[str, Any]) -> AccountRow:
         """Store an actor document that was fetched from its own id."""
         actor = parse_actor(document)
         if advertises_rfc9421(document):
             self._client.mark_rfc9421_supported(urlsplit(actor.uri).hostname or "")
-        return await self._store.remote_accounts.upsert(
-            actor, new_id=self._new_id(), now=self._clock()
-        )
+        self.forget_all()
+        try:
+            return await self._store.remote_accounts.upsert(
+                actor, new_id=self._new_id(), now=self._clock()
+            )
+        finally:
+            self.forget_all()
+
+    async def mark_deleted(self, account: AccountRow, now: datetime | None = None) -> None:
+        """A remote actor is gone (it said so, or its id answers 410): keep a deleted
+        row. Use this rather than the store's, so that no stale copy is served."""
+        self.forget_all()
+        try:
+            await self._store.remote_accounts.mark_deleted(account.id, now or self._clock())
+        finally:
+            self.forget_all()
+
+    def forget_all(self) -> None:
+        """An account changed: forget every cached one (an upsert may also move a row
+        to another URI). Changes are rare next to reads: an actor is refreshed daily."""
+        self._generation += 1
+        self._cache = TtlCache(max_entries=CACHE_ENTRIES, ttl_seconds=CACHE_SECONDS)
 
     async def resolve_acct(self, acct: str) -> AccountRow:
         """`user@host` (or `@user@host`, `acct:user@host`) → the account, via WebFinger."""

@@ -20,25 +20,45 @@ from actors.documents import (
     tombstone_document,
 )
 from fedserver.activitystreams import wants_activity_json
-from fedserver.appkeys import config_key, instance_actor_key, outbox_key, store_key
+from fedserver.appkeys import (
+    config_key,
+    instance_actor_key,
+    local_actors_key,
+    outbox_key,
+    store_key,
+)
 from fedserver.authentication import require_signed_fetch
 from fedserver.db import LocalUser
 from fedserver.errors import NotFound
-from fedserver.keypairs import public_keys_from
+from fedserver.localactors import CachedUser
 from fedserver.pages import render_page
-from fedserver.responses import activity_response, query_cursor
+from fedserver.responses import (
+    activity_body_response,
+    activity_response,
+    encode_activity,
+    query_cursor,
+)
 from fedserver.urls import LocalUrls
 
 routes = web.RouteTableDef()
 
+#: Key of the encoded Person in `CachedUser.memo` (dropped with the cached row).
+PERSON_MEMO = "actors.person"
+
 
 async def find_local_user(request: web.Request) -> LocalUser:
     """The user named in the path, deleted ones included; 404 for unknown names."""
+    return (await find_cached_user(request)).user
+
+
+async def find_cached_user(request: web.Request) -> CachedUser:
+    """`find_local_user` with what was rendered from the same row (read through the
+    per-process cache: fedserver/localactors.py states how stale it may be)."""
     username = request.match_info["username"]
-    user = await request.app[store_key].accounts.local_user(username)
-    if user is None:
+    cached = await request.app[local_actors_key].user(username)
+    if cached is None:
         raise NotFound(f"no user named {username!r}")
-    return user
+    return cached
 
 
 def urls_of(request: web.Request) -> LocalUrls:
@@ -49,13 +69,19 @@ def urls_of(request: web.Request) -> LocalUrls:
 async def actor(request: web.Request) -> web.Response:
     if not wants_activity_json(request.headers.get("Accept")):
         return await _render_profile(request)
-    user = await find_local_user(request)
-    urls = urls_of(request)
+    cached = await find_cached_user(request)
+    user = cached.user
     if user.account.is_deleted:
-        document = tombstone_document(urls.actor(user.username), user.account.deleted_at)
+        document = tombstone_document(
+            urls_of(request).actor(user.username), user.account.deleted_at
+        )
         return activity_response(document, status=410)
-    keys = public_keys_from(await request.app[store_key].accounts.keypairs(user.account.id))
-    return activity_response(person_document(user.account, keys, urls))
+    body: bytes | None = cached.memo.get(PERSON_MEMO)
+    if body is None:
+        keys = await request.app[local_actors_key].public_keys(user.account.id)
+        body = encode_activity(person_document(user.account, keys, urls_of(request)))
+        cached.memo[PERSON_MEMO] = body
+    return activity_body_response(body)
 
 
 @routes.get("/@{username}", name="profile_page")

@@ -39,6 +39,7 @@ from fedserver.appkeys import (
     inbox_worker_key,
     instance_actor_key,
     key_resolver_key,
+    local_actors_key,
     local_keys_key,
     outbox_key,
     remote_actors_key,
@@ -53,6 +54,7 @@ from fedserver.ids import Clock, IdGenerator, utc_now
 from fedserver.instance_actor import InstanceActor
 from fedserver.keypairs import LocalKeys, generate_keypairs, signing_keys_from
 from fedserver.keyresolver import KeyResolver
+from fedserver.localactors import LocalActors
 from fedserver.middleware import error_middleware, trusted_proxy_middleware
 from fedserver.signing import make_signer
 from fedserver.urls import LocalUrls
@@ -127,6 +129,7 @@ async def store_ctx(app: web.Application) -> AsyncIterator[None]:
     try:
         await store.migrate()
         app[store_key] = store
+        app[local_actors_key] = LocalActors(store.accounts)
         yield
     finally:
         await store.close()
@@ -219,6 +222,7 @@ async def federation_ctx(app: web.Application) -> AsyncIterator[None]:
         domain=config.domain,
         limits=config.limits,
         wake_delivery=wake_delivery,
+        account_changed=app[local_actors_key].invalidate,
     )
     policy = app[domain_policy_key]
     policy.set_stored_blocks(domain for domain, _ in await store.domain_blocks.all())

@@ -20,6 +20,7 @@ from fedserver.ids import Clock, IdGenerator
 from fedserver.instance_actor import InstanceActor
 from fedserver.keypairs import LocalKeys
 from fedserver.keyresolver import KeyResolver
+from fedserver.localactors import LocalActors
 
 if TYPE_CHECKING:  # these live in feature packages; the core only names their types
     from actors.remote import RemoteActors
@@ -38,6 +39,7 @@ key_resolver_key = web.AppKey("key_resolver", KeyResolver)
 domain_policy_key = web.AppKey("domain_policy", DomainPolicy)
 delivery_worker_key: web.AppKey[DeliveryWorker] = web.AppKey("delivery_worker")
 local_keys_key = web.AppKey("local_keys", LocalKeys)
+local_actors_key = web.AppKey("local_actors", LocalActors)
 remote_actors_key: web.AppKey[RemoteActors] = web.AppKey("remote_actors")
 inbox_worker_key: web.AppKey[InboxWorker] = web.AppKey("inbox_worker")
 outbox_key: web.AppKey[Outbox] = web.AppKey("outbox")

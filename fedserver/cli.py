@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 from aiohttp import web
+from aiohttp.log import access_logger
 
 from actors.service import create_user, existing_user
 from fedserver import __version__, cli_federation
@@ -232,6 +233,8 @@ def serve(config: Config) -> int:
             port=config.server.port,
             ssl_context=ssl_context,
             print=None,
+            # None turns aiohttp's access log off (`server.access_log = false`).
+            access_log=access_logger if config.server.access_log else None,
         )
     except OSError as exc:
         raise CommandError(f"cannot listen on {listen}: {exc.strerror}") from None

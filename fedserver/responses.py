@@ -13,12 +13,17 @@ from fedserver.errors import BadRequest
 
 def activity_response(document: dict[str, Any], *, status: int = 200) -> web.Response:
     """An ActivityStreams document, as `application/activity+json` (PEERS.md)."""
-    response = web.Response(
-        body=json.dumps(document, ensure_ascii=False).encode("utf-8"),
-        status=status,
-        content_type=ACTIVITY_JSON,
-        charset="utf-8",
-    )
+    return activity_body_response(encode_activity(document), status=status)
+
+
+def encode_activity(document: dict[str, Any]) -> bytes:
+    """The body `activity_response` sends (for callers that keep it)."""
+    return json.dumps(document, ensure_ascii=False).encode("utf-8")
+
+
+def activity_body_response(body: bytes, *, status: int = 200) -> web.Response:
+    """An already encoded ActivityStreams document (`encode_activity`)."""
+    response = web.Response(body=body, status=status, content_type=ACTIVITY_JSON, charset="utf-8")
     response.headers["Vary"] = "Accept"
     return response
 

@@ -57,6 +57,9 @@ class TtlCache(Generic[K, V]):
         while len(self._entries) > self._max:
             self._entries.popitem(last=False)
 
+    def clear(self) -> None:
+        self._entries.clear()
+
     def pop(self, key: K) -> V | None:
         entry = self._entries.pop(key, None)
         return None if entry is None else entry[1]

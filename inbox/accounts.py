@@ -32,7 +32,7 @@ async def handle_update_actor(
 
 
 async def handle_delete_actor(ctx: InboxContext, actor: AccountRow) -> Outcome:
-    await ctx.store.remote_accounts.mark_deleted(actor.id, ctx.now)
+    await ctx.actors.mark_deleted(actor, ctx.now)
     return None
 
 

@@ -87,10 +87,12 @@ async def store_note(
     """Store a note whose authorship was established by the caller. Returns the stored
     status, or None when it must not be stored (deleted earlier, or the id belongs to
     another author)."""
-    existing = await ctx.store.statuses.by_uri(note.uri)
+    existing, tombstoned = await ctx.store.statuses.by_uri_and_tombstone(
+        note.uri, by=ctx.actor_uri(author)
+    )
     if existing is not None:
         return existing if existing.account_id == author.id else None
-    if await ctx.store.tombstones.exists(note.uri, by=ctx.actor_uri(author)):
+    if tombstoned:
         return None
     parent = None
     if note.in_reply_to:
@@ -141,23 +143,27 @@ async def store_note(
         ),
     )
     local_mentioned = [a.id for a in mentioned if a.is_local]
-    feed = await _feed_recipients(ctx, author, visibility, local_mentioned)
+    # Home feeds: the author's local followers (unless direct) and the mentioned local
+    # accounts, minus those who block the author; the same check spares the mentioned
+    # ones who block the author their notification.
+    feed = await ctx.store.timelines.feed_recipients(
+        author.id, mentioned=local_mentioned, followers=visibility != "direct"
+    )
+    notified = sorted(set(local_mentioned) & set(feed))
     async with ctx.store.db.transaction() as tx:
-        if not await ctx.store.statuses.insert(tx, new):
+        stored = await ctx.store.statuses.insert_returning(tx, new)
+        if stored is None:
             return await ctx.store.statuses.by_uri(note.uri)
         await ctx.store.statuses.add_to_feeds(tx, status_id, feed)
-        for account_id in local_mentioned:
-            if not await ctx.store.blocks.is_blocked(account_id, author.id):
-                await ctx.store.notifications.add(
-                    tx,
-                    notification_id=ctx.new_id(),
-                    account_id=account_id,
-                    from_account_id=author.id,
-                    kind="mention",
-                    status_id=status_id,
-                    now=ctx.now,
-                )
-    return await ctx.store.statuses.by_id(status_id)
+        await ctx.store.notifications.add_many(
+            tx,
+            [(ctx.new_id(), account_id) for account_id in notified],
+            from_account_id=author.id,
+            kind="mention",
+            status_id=status_id,
+            now=ctx.now,
+        )
+    return stored
 
 
 async def _mentioned_accounts(ctx: InboxContext, note: ParsedNote) -> list[AccountRow]:
@@ -175,18 +181,3 @@ async def _mentioned_accounts(ctx: InboxContext, note: ParsedNote) -> list[Accou
             if account is not None:
                 found.append(account)
     return found
-
-
-async def _feed_recipients(
-    ctx: InboxContext, author: AccountRow, visibility: str, mentioned_local: list[int]
-) -> list[int]:
-    """Local home feeds a status enters: the author's local followers (unless direct),
-    and mentioned local accounts, minus those who block the author."""
-    recipients = set(mentioned_local)
-    if visibility != "direct":
-        recipients.update(await ctx.store.follows.local_follower_ids(author.id))
-    allowed = []
-    for account_id in sorted(recipients):
-        if not await ctx.store.blocks.is_blocked(account_id, author.id):
-            allowed.append(account_id)
-    return allowed

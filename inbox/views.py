@@ -98,7 +98,9 @@ async def _after_signed_request(
     resolver, so trustworthy) and clear any 'unavailable' mark on its host (Mastodon
     clears it on any signed request from the host)."""
     store = request.app[store_key]
-    known = await store.remote_accounts.by_uri(actor_uri)
+    remote_actors = request.app[remote_actors_key]
+    # From memory for an actor seen in the last minute (the worker reads it there too).
+    known = await remote_actors.known(actor_uri)
     stale = (
         known is None
         or known.fetched_at is None
@@ -106,11 +108,12 @@ async def _after_signed_request(
     )
     if stale:
         try:
-            await request.app[remote_actors_key].remember(actor)
+            await remote_actors.remember(actor)
         except InvalidActivity as exc:
             log.info("not keeping actor %s: %s", actor_uri, exc.detail)
     # Mastodon clears both the failure days and the mark on any signed request from the
-    # host; mark_available is one cheap read when there is nothing to clear.
+    # host; mark_available is one cheap read when there is nothing to clear, and none
+    # when the host was found clean a moment ago.
     await store.deliveries.mark_available(delivery_host(actor_uri))
 
 

@@ -56,16 +56,28 @@ class InboxWorker:
         self._wake.set()
 
     async def run_once(self) -> int:
-        """Process every item due now; returns how many were handled."""
+        """Process every item due now; returns how many were handled.
+
+        The states of a round's items are written together when the round ends (one
+        transaction, not one per item). A crash before that processes them again after
+        the restart: at least once, and handlers are idempotent.
+        """
         async with self._lock:
             handled = 0
             while True:
                 items = await self._store.inbox.due(self._clock(), BATCH)
                 if not items:
                     return handled
-                for item in items:
-                    await self._process(item)
-                    handled += 1
+                finished: list[tuple[int, str, str | None]] = []
+                try:
+                    for item in items:
+                        outcome = await self._process(item)
+                        if outcome is not None:
+                            finished.append((item.id, *outcome))
+                        handled += 1
+                finally:
+                    # Also when cancelled or failing mid-round: what was done is kept.
+                    await self._store.inbox.finish_many(finished)
 
     async def run_forever(self) -> None:
         while True:
@@ -79,25 +91,24 @@ class InboxWorker:
                 await asyncio.wait_for(self._wake.wait(), IDLE_POLL_SECONDS)
             self._wake.clear()
 
-    async def _process(self, item: InboxItem) -> None:
+    async def _process(self, item: InboxItem) -> tuple[str, str | None] | None:
+        """Handle one item; returns its final (state, note) for the caller to store, or
+        None when it was rescheduled (stored at once)."""
         now = self._clock()
         try:
             outcome = await self._handle(item, now)
         except FetchStatusError as exc:
             if exc.is_gone:
-                await self._store.inbox.finish(item.id, state="ignored", note=exc.detail)
-            else:
-                await self._retry(item, now, exc.detail)
+                return "ignored", exc.detail
+            return await self._retry(item, now, exc.detail)
         except FetchError as exc:
-            await self._retry(item, now, exc.detail)
+            return await self._retry(item, now, exc.detail)
         except FedError as exc:
-            await self._store.inbox.finish(item.id, state="ignored", note=exc.detail)
+            return "ignored", exc.detail
         except Exception as exc:
             log.exception("processing %s (%s) failed", item.activity_id, item.activity_type)
-            await self._retry(item, now, f"internal error: {exc!r}")
-        else:
-            state = "done" if outcome is None else "ignored"
-            await self._store.inbox.finish(item.id, state=state, note=outcome)
+            return await self._retry(item, now, f"internal error: {exc!r}")
+        return ("done" if outcome is None else "ignored"), outcome
 
     async def _handle(self, item: InboxItem, now: datetime) -> str | None:
         envelope = parse_envelope(item.body.encode("utf-8"))
@@ -112,12 +123,12 @@ class InboxWorker:
             return "the actor was deleted"
         return await dispatch(ctx, envelope.document, envelope.type, actor)
 
-    async def _retry(self, item: InboxItem, now: datetime, error: str) -> None:
+    async def _retry(
+        self, item: InboxItem, now: datetime, error: str
+    ) -> tuple[str, str | None] | None:
         if item.attempts + 1 >= MAX_ATTEMPTS:
-            await self._store.inbox.finish(
-                item.id, state="failed", note=f"gave up after {MAX_ATTEMPTS} attempts: {error}"
-            )
-        else:
-            await self._store.inbox.retry_later(
-                item.id, at=now + retry_delay(item.attempts), error=error
-            )
+            return "failed", f"gave up after {MAX_ATTEMPTS} attempts: {error}"
+        await self._store.inbox.retry_later(
+            item.id, at=now + retry_delay(item.attempts), error=error
+        )
+        return None

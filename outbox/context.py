@@ -29,6 +29,9 @@ class OutboxContext:
     limits: LimitsConfig
     #: Called after a commit that queued deliveries: the worker starts at once.
     wake_delivery: Callable[[], None]
+    #: Called with a local account's id after its profile, state or keys were written:
+    #: the server drops what it cached of local actors (fedserver/localactors.py).
+    account_changed: Callable[[int], None] = lambda account_id: None
 
     # -- helpers -----------------------------------------------------------------------
 

@@ -20,7 +20,14 @@ from pytest_aiohttp import AiohttpClient
 
 from actors.service import create_user
 from fedserver.app import create_app
-from fedserver.appkeys import clock_key, config_key, ids_key, store_key
+from fedserver.appkeys import (
+    clock_key,
+    config_key,
+    ids_key,
+    local_actors_key,
+    remote_actors_key,
+    store_key,
+)
 from fedserver.config import Config, parse_config
 from fedserver.db import LocalUser
 from fedserver.ids import isoformat
@@ -157,6 +164,7 @@ class Rows:
     )
 
     def __init__(self, app: web.Application) -> None:
+        self.app = app
         self.store = app[store_key]
         self.new_id = app[ids_key]
         self.clock = app[clock_key]
@@ -218,7 +226,8 @@ class Rows:
         return status_id
 
     async def update_account(self, account_id: int, **columns: Any) -> None:
-        """Set account columns directly (lists and dicts are stored as JSON)."""
+        """Set account columns directly (lists and dicts are stored as JSON). Like the
+        data layer's writers, it drops the app's cache of local actors."""
         assert set(columns) <= self.ACCOUNT_COLUMNS, set(columns) - self.ACCOUNT_COLUMNS
         assignments = ", ".join(f"{name} = ?" for name in columns)
         values = [
@@ -230,6 +239,11 @@ class Rows:
                 f"UPDATE accounts SET {assignments} WHERE id = ?", (*values, account_id)
             )
         assert changed == 1
+        self.app[local_actors_key].invalidate(account_id)
+        # Written behind the app's back: its in-memory copies of accounts must go.
+        remote_actors = self.app.get(remote_actors_key)
+        if remote_actors is not None:
+            remote_actors.forget_all()
 
 
 @pytest.fixture

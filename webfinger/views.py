@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 from aiohttp import web
 
-from fedserver.appkeys import clock_key, config_key, instance_actor_key, store_key, templates_key
+from fedserver.appkeys import (
+    clock_key,
+    config_key,
+    instance_actor_key,
+    local_actors_key,
+    store_key,
+    templates_key,
+)
 from fedserver.errors import Gone, NotFound
 from fedserver.pages import render_page
 from fedserver.urls import LocalUrls
@@ -25,6 +33,8 @@ routes = web.RouteTableDef()
 JRD_JSON = "application/jrd+json"
 # Discovery documents are public and read by browser-based clients (Elk, Phanpy).
 CORS = {"Access-Control-Allow-Origin": "*"}
+#: Key of the encoded JRD in `CachedUser.memo`.
+JRD_MEMO = "webfinger.jrd"
 
 
 @routes.get("/.well-known/webfinger", name="webfinger")
@@ -37,14 +47,20 @@ async def webfinger(request: web.Request) -> web.Response:
     )
     if query.is_instance_actor:
         document = instance_actor_jrd(instance_actor.username, config.domain, urls)
-    else:
-        user = await request.app[store_key].accounts.local_user(query.username)
-        if user is None:
-            raise NotFound(f"no user named {query.username!r}")
-        if user.account.is_deleted:
-            raise Gone(f"{user.username} was deleted")
-        document = user_jrd(user.username, config.domain, urls)
-    return web.json_response(document, content_type=JRD_JSON, headers=CORS)
+        return web.json_response(document, content_type=JRD_JSON, headers=CORS)
+    cached = await request.app[local_actors_key].user(query.username)
+    if cached is None:
+        raise NotFound(f"no user named {query.username!r}")
+    user = cached.user
+    if user.account.is_deleted:
+        raise Gone(f"{user.username} was deleted")
+    # Encoded once per cached row (fedserver/localactors.py): the JRD depends on the
+    # stored name only. The same bytes web.json_response would send.
+    body: bytes | None = cached.memo.get(JRD_MEMO)
+    if body is None:
+        body = json.dumps(user_jrd(user.username, config.domain, urls)).encode()
+        cached.memo[JRD_MEMO] = body
+    return web.Response(body=body, content_type=JRD_JSON, charset="utf-8", headers=CORS)
 
 
 @routes.get("/.well-known/host-meta")

@@ -25,7 +25,14 @@ from fedserver.api.present import presenter_for
 from fedserver.api.relationships import account_from_path, accounts_response
 from fedserver.api.routing import ApiRoutes
 from fedserver.api.search import find_accounts
-from fedserver.appkeys import clock_key, config_key, local_keys_key, outbox_key, store_key
+from fedserver.appkeys import (
+    clock_key,
+    config_key,
+    local_actors_key,
+    local_keys_key,
+    outbox_key,
+    store_key,
+)
 from fedserver.config import Config
 from fedserver.db import AccountRow, LocalUser
 from fedserver.db.statuses import AccountStatusFilter
@@ -115,6 +122,8 @@ async def update_credentials(request: web.Request) -> web.Response:
         await store.accounts.update_preferences(
             user.user.id, visibility=visibility, sensitive=sensitive, language=language
         )
+    # The actor document and WebFinger read local users through a cache: show it now.
+    app[local_actors_key].invalidate(account.id)
     updated = await store.accounts.local_user_by_id(user.user.id)
     assert updated is not None
     outbox = app[outbox_key]

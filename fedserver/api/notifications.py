@@ -32,13 +32,8 @@ async def list_notifications(request: web.Request) -> web.Response:
         exclude_types=[t for t in params.strings("exclude_types") if t in TYPES],
         from_account_id=int(account_id) if account_id and account_id.isdigit() else None,
     )
-    present = presenter(request, user.account)
-    rendered = []
-    for row in rows:
-        try:
-            rendered.append(await present.notification(row))
-        except NotFound:
-            continue  # its account is gone
+    # Those whose account is gone are left out.
+    rendered = await presenter(request, user.account).notifications(rows)
     return paged_response(request, rendered, [row.id for row in rows])
 
 

@@ -7,6 +7,8 @@ account once.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -30,6 +32,8 @@ from fedserver.api.entities import (
 )
 from fedserver.appkeys import clock_key, config_key, store_key
 from fedserver.db import AccountRow, LocalUser, NotificationRow, StatusRow, Store
+from fedserver.db.database import Row
+from fedserver.db.statuses import StatusParts
 from fedserver.errors import NotFound
 from fedserver.urls import LocalUrls
 
@@ -67,33 +71,67 @@ class Presenter:
         return account.url or self.uri(account)
 
     async def account(self, account: AccountRow) -> dict[str, Any]:
-        cached = self._accounts.get(account.id)
-        if cached is not None:
-            return cached
+        await self._load_accounts([account])
+        return self._accounts[account.id]
+
+    async def _load_accounts(self, accounts: list[AccountRow]) -> None:
+        """Render and cache the accounts not rendered yet, with the accounts they moved to:
+        one query for the move targets per step of a chain of moves (none if nobody
+        moved), then one for the counts of them all."""
+        pending: dict[int, AccountRow] = {}
+        for account in accounts:
+            if account.id not in self._accounts:
+                pending.setdefault(account.id, account)
+        if not pending:
+            return
         store = self.store
-        counts = AccountCounts(
-            statuses=await store.statuses.count_by_account(account.id),
-            followers=await store.follows.count_followers(account.id),
-            following=await store.follows.count_following(account.id),
-            last_status_at=await store.statuses.last_status_at(account.id),
-        )
-        moved = None
-        if account.moved_to_uri:
-            target = await store.remote_accounts.by_uri(account.moved_to_uri)
+        targets: dict[str, AccountRow] = {}
+        asked: set[str] = set()
+        frontier = list(pending.values())
+        while uris := {a.moved_to_uri for a in frontier if a.moved_to_uri} - asked:
+            asked |= uris
+            found = await store.remote_accounts.by_uris(uris)
+            targets.update(found)
+            frontier = []
+            for target in found.values():
+                if target.id not in self._accounts and target.id not in pending:
+                    pending[target.id] = target
+                    frontier.append(target)
+        counts = await store.accounts.counts_for(list(pending))
+
+        def render(account: AccountRow, stack: frozenset[int]) -> dict[str, Any]:
+            cached = self._accounts.get(account.id)
+            if cached is not None:
+                return cached
+            moved = None
+            target = targets.get(account.moved_to_uri) if account.moved_to_uri else None
             if target is not None and target.id != account.id:
-                moved = await self.account(target)
-        entity = account_entity(
-            account,
-            acct=self.acct(account),
-            uri=self.uri(account),
-            url=self.profile_url(account),
-            counts=counts,
-            default_avatar=f"{self.urls.base_url}/static/avatar.png",
-            default_header=f"{self.urls.base_url}/static/header.png",
-            moved=moved,
-        )
-        self._accounts[account.id] = entity
-        return entity
+                if target.id in self._accounts:
+                    moved = self._accounts[target.id]
+                elif target.id in pending and target.id not in stack:
+                    # (A cycle of moves stops: the old per-account code never ended.)
+                    moved = render(pending[target.id], stack | {account.id})
+            statuses, followers, following, last_status_at = counts[account.id]
+            entity = account_entity(
+                account,
+                acct=self.acct(account),
+                uri=self.uri(account),
+                url=self.profile_url(account),
+                counts=AccountCounts(
+                    statuses=statuses,
+                    followers=followers,
+                    following=following,
+                    last_status_at=last_status_at,
+                ),
+                default_avatar=f"{self.urls.base_url}/static/avatar.png",
+                default_header=f"{self.urls.base_url}/static/header.png",
+                moved=moved,
+            )
+            self._accounts[account.id] = entity
+            return entity
+
+        for account in list(pending.values()):
+            render(account, frozenset())
 
     async def credential_account(self, user: LocalUser) -> dict[str, Any]:
         """The user's own Account with `source` (what update_credentials edits) and `role`."""
@@ -113,27 +151,91 @@ class Presenter:
         return entity
 
     async def account_by_id(self, account_id: int) -> dict[str, Any]:
-        account = await self.store.accounts.by_id(account_id)
-        if account is None:
+        return (await self.accounts_by_ids([account_id]))[0]
+
+    async def accounts_by_ids(self, account_ids: list[int]) -> list[dict[str, Any]]:
+        """The accounts in this order; NotFound if any is missing."""
+        found = await self.store.accounts.by_ids(account_ids)
+        if any(account_id not in found for account_id in account_ids):
             raise NotFound("Record not found")
-        return await self.account(account)
+        return await self.accounts([found[account_id] for account_id in account_ids])
 
     async def accounts(self, accounts: list[AccountRow]) -> list[dict[str, Any]]:
-        return [await self.account(a) for a in accounts]
+        await self._load_accounts(accounts)
+        return [self._accounts[a.id] for a in accounts]
 
     # -- statuses ----------------------------------------------------------------------
+    #
+    # A page is rendered from one query per kind of data for the whole page (authors,
+    # boosted originals, parts, media, counts, each viewer flag), not per status: each
+    # query is a trip to the database thread.
 
     async def status(self, status: StatusRow) -> dict[str, Any]:
-        author = await self.store.accounts.by_id(status.account_id)
-        if author is None:
+        rendered = (await self._render([status]))[0]
+        if rendered is None:
             raise NotFound("Record not found")
+        return rendered
+
+    async def statuses(self, statuses: list[StatusRow]) -> list[dict[str, Any]]:
+        """The statuses that render, in order: a boost whose original is gone (deleted
+        in the meantime) or a status whose author is gone is left out."""
+        return [r for r in await self._render(statuses) if r is not None]
+
+    async def _render(
+        self, statuses: list[StatusRow], account_ids: Sequence[int] = ()
+    ) -> list[dict[str, Any] | None]:
+        page = await self._load(statuses, account_ids)
+        return [self._status(status, page) for status in statuses]
+
+    async def _load(self, statuses: list[StatusRow], account_ids: Sequence[int]) -> _Page:
+        """Everything the statuses need, a query per kind; `account_ids`: more accounts
+        to load and render (a notification's sender)."""
+        store = self.store
+        known = {s.id: s for s in statuses}
+        wanted = {s.reblog_of_id for s in statuses if s.reblog_of_id is not None}
+        originals: dict[int, StatusRow] = {}
+        while missing := wanted - known.keys() - originals.keys():
+            found = await store.statuses.by_ids(missing)
+            originals.update(found)
+            wanted = {s.reblog_of_id for s in found.values() if s.reblog_of_id is not None}
+        rendered = {**originals, **known}
+        ids = list(rendered)
+        authors = await store.accounts.by_ids(
+            {s.account_id for s in rendered.values()} | set(account_ids)
+        )
+        await self._load_accounts(list(authors.values()))
+        page = _Page(
+            statuses=rendered,
+            accounts=authors,
+            parts=await store.statuses.parts_for(ids),
+            media=await store.statuses.media_for(ids),
+            counts=await store.statuses.counts_for(ids),
+        )
+        viewer = self.viewer
+        if viewer is not None:
+            targets = {s.reblog_of_id or s.id for s in rendered.values()}
+            page.favourited = await store.favourites.of(viewer.id, targets)
+            page.reblogged = await store.statuses.reblogged_by(viewer.id, targets)
+            page.bookmarked = await store.bookmarks.of(viewer.id, targets)
+            page.pinned = set(await store.pins.status_ids(viewer.id))
+        return page
+
+    def _status(
+        self, status: StatusRow, page: _Page, outer: frozenset[int] = frozenset()
+    ) -> dict[str, Any] | None:
+        """A status from what `_load` read; None where `status()` answers NotFound."""
+        author = page.accounts.get(status.account_id)
+        if author is None:
+            return None
         reblog = None
         if status.reblog_of_id is not None:
-            original = await self.store.statuses.by_id(status.reblog_of_id)
-            if original is None:
-                raise NotFound("Record not found")
-            reblog = await self.status(original)
-        parts = await self.store.statuses.parts(status.id)
+            original = page.statuses.get(status.reblog_of_id)
+            if original is None or original.id in outer:
+                return None
+            reblog = self._status(original, page, outer | {status.id})
+            if reblog is None:
+                return None
+        parts = page.parts[status.id]
         media = [
             media_entity(
                 row["id"],
@@ -144,7 +246,7 @@ class Presenter:
                 row["width"],
                 row["height"],
             )
-            for row in await self.store.statuses.media(status.id)
+            for row in page.media[status.id]
         ]
         uri = status.uri or (
             self.urls.status_activity(author.username, status.id)
@@ -160,7 +262,7 @@ class Presenter:
         )
         return status_entity(
             status,
-            account=await self.account(author),
+            account=self._accounts[author.id],
             uri=uri,
             url=url if not status.reblog_of_id else None,
             reblog=reblog,
@@ -176,32 +278,21 @@ class Presenter:
             tags=[tag_entity(name, self.urls.base_url) for name in parts.tags],
             emojis=[emoji_entity(code, image) for code, image in parts.emojis],
             media=media,
-            counts=await self.store.statuses.counts(status.id),
-            viewer=await self._flags(status),
+            counts=page.counts[status.id],
+            viewer=self._flags(status, page),
         )
 
-    async def _flags(self, status: StatusRow) -> ViewerFlags | None:
-        viewer = self.viewer
-        if viewer is None:
+    def _flags(self, status: StatusRow, page: _Page) -> ViewerFlags | None:
+        if self.viewer is None:
             return None
-        store = self.store
         target = status.reblog_of_id or status.id
         return ViewerFlags(
-            favourited=await store.favourites.get(viewer.id, target) is not None,
-            reblogged=await store.statuses.reblog_by(viewer.id, target) is not None,
-            bookmarked=await store.bookmarks.has(viewer.id, target),
+            favourited=target in page.favourited,
+            reblogged=target in page.reblogged,
+            bookmarked=target in page.bookmarked,
             muted=False,
-            pinned=target in await store.pins.status_ids(viewer.id),
+            pinned=target in page.pinned,
         )
-
-    async def statuses(self, statuses: list[StatusRow]) -> list[dict[str, Any]]:
-        rendered = []
-        for status in statuses:
-            try:
-                rendered.append(await self.status(status))
-            except NotFound:
-                continue  # a boost of something deleted in the meantime
-        return rendered
 
     # -- relationships and notifications ----------------------------------------------
 
@@ -232,11 +323,49 @@ class Presenter:
         return entity
 
     async def notification(self, row: NotificationRow) -> dict[str, Any]:
-        status = None
-        if row.status_id is not None:
-            found = await self.store.statuses.by_id(row.status_id)
-            if found is not None and found.deleted_at is None:
-                status = await self.status(found)
-        return notification_entity(
-            row.id, row.type, row.created_at, await self.account_by_id(row.from_account_id), status
+        rendered = await self.notifications([row])
+        if not rendered:
+            raise NotFound("Record not found")
+        return rendered[0]
+
+    async def notifications(self, rows: list[NotificationRow]) -> list[dict[str, Any]]:
+        """The notifications that render, in order: one whose sender is gone, or whose
+        status does not render (see `statuses`), is left out."""
+        found = await self.store.statuses.by_ids(
+            {row.status_id for row in rows if row.status_id is not None}
         )
+        live = [s for s in found.values() if s.deleted_at is None]
+        page = await self._load(live, [row.from_account_id for row in rows])
+        rendered = []
+        for row in rows:
+            status = None
+            if row.status_id is not None:
+                stored = found.get(row.status_id)
+                if stored is not None and stored.deleted_at is None:
+                    status = self._status(stored, page)
+                    if status is None:
+                        continue
+            sender = page.accounts.get(row.from_account_id)
+            if sender is None:
+                continue
+            rendered.append(
+                notification_entity(
+                    row.id, row.type, row.created_at, self._accounts[sender.id], status
+                )
+            )
+        return rendered
+
+
+@dataclass
+class _Page:
+    """What a page of statuses is rendered from (`Presenter._load`)."""
+
+    statuses: dict[int, StatusRow]
+    accounts: dict[int, AccountRow]
+    parts: dict[int, StatusParts]
+    media: dict[int, list[Row]]
+    counts: dict[int, tuple[int, int, int]]
+    favourited: set[int] = field(default_factory=set)
+    reblogged: set[int] = field(default_factory=set)
+    bookmarked: set[int] = field(default_factory=set)
+    pinned: set[int] = field(default_factory=set)

@@ -204,8 +204,12 @@ async def rate_limit_middleware(request: web.Request, handler: Handler) -> web.S
     Sits outside the error middleware, so error responses carry the headers too, and
     inside the CORS middleware, so browsers can read a 429.
     """
+    # The path first: federation traffic (actors, WebFinger, inboxes) is never counted
+    # here and should pay nothing but this check.
+    if not request.path.startswith(LIMITED_PREFIXES):
+        return await handler(request)
     limits = request.app.get(rate_limits_key)
-    if limits is None or not request.path.startswith(LIMITED_PREFIXES):
+    if limits is None:
         return await handler(request)
     verdict = await _request_verdict(request, limits)
     if verdict is not None and not verdict.allowed:

@@ -326,5 +326,5 @@ async def _reacting(request: web.Request, *, reblogs: bool) -> web.Response:
         window=Window(page.max_id, page.since_id, page.min_id, page.limit),
     )
     present = presenter(request, viewer)
-    accounts = [await present.account_by_id(account_id) for _, account_id in edges]
+    accounts = await present.accounts_by_ids([account_id for _, account_id in edges])
     return paged_response(request, accounts, [edge_id for edge_id, _ in edges])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from datetime import datetime
 
 from fedserver.db.database import Database, Transaction, is_unique_violation, like_prefix
@@ -56,6 +57,52 @@ class Accounts:
     async def by_id(self, account_id: int) -> AccountRow | None:
         row = await self._db.fetch_one("SELECT * FROM accounts WHERE id = ?", (account_id,))
         return None if row is None else AccountRow.from_row(row)
+
+    async def by_ids(self, account_ids: Collection[int]) -> dict[int, AccountRow]:
+        """The accounts with these ids that exist, by id."""
+        rows = await self._db.fetch_in("SELECT * FROM accounts WHERE id IN ({in})", account_ids)
+        return {row["id"]: AccountRow.from_row(row) for row in rows}
+
+    async def counts_for(
+        self, account_ids: Collection[int]
+    ) -> dict[int, tuple[int, int, int, datetime | None]]:
+        """(statuses, followers, following, last status time) of many accounts in one
+        query: `Statuses.count_by_account`, `Follows.count_followers`,
+        `Follows.count_following` and `Statuses.last_status_at`. Every id has an entry."""
+        rows = await self._db.fetch_in(
+            """
+            SELECT 0, account_id, count(*), max(created_at) FROM statuses
+              WHERE account_id IN ({in}) AND deleted_at IS NULL GROUP BY account_id
+            UNION ALL
+            SELECT 1, target_account_id, count(*), NULL FROM follows
+              WHERE target_account_id IN ({in}) AND state = 'accepted'
+              GROUP BY target_account_id
+            UNION ALL
+            SELECT 2, account_id, count(*), NULL FROM follows
+              WHERE account_id IN ({in}) AND state = 'accepted' GROUP BY account_id
+            """,
+            account_ids,
+        )
+        statuses: dict[int, tuple[int, datetime | None]] = {}
+        followers: dict[int, int] = {}
+        following: dict[int, int] = {}
+        for kind, account_id, count, last in rows:
+            if kind == 0:
+                statuses[account_id] = (int(count), None if last is None else parse_isoformat(last))
+            elif kind == 1:
+                followers[account_id] = int(count)
+            else:
+                following[account_id] = int(count)
+        found = {}
+        for account_id in account_ids:
+            count, last = statuses.get(account_id, (0, None))
+            found[account_id] = (
+                count,
+                followers.get(account_id, 0),
+                following.get(account_id, 0),
+                last,
+            )
+        return found
 
     async def create_local_user(
         self,
@@ -337,6 +384,11 @@ class RemoteAccounts:
     async def by_uri(self, uri: str) -> AccountRow | None:
         row = await self._db.fetch_one("SELECT * FROM accounts WHERE uri = ?", (uri,))
         return None if row is None else AccountRow.from_row(row)
+
+    async def by_uris(self, uris: Collection[str]) -> dict[str, AccountRow]:
+        """The accounts with these uris that are stored, by uri."""
+        rows = await self._db.fetch_in("SELECT * FROM accounts WHERE uri IN ({in})", uris)
+        return {row["uri"]: AccountRow.from_row(row) for row in rows}
 
     async def by_url(self, url: str) -> AccountRow | None:
         """A remote account by its profile page URL (what people paste into search)."""

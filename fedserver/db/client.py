@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
 from fedserver.db.database import MAX_ID, Database
@@ -36,6 +37,15 @@ class Bookmarks:
                 (account_id, status_id),
             )
         )
+
+    async def of(self, account_id: int, status_ids: Collection[int]) -> set[int]:
+        """Which of `status_ids` `account_id` has bookmarked."""
+        rows = await self._db.fetch_in(
+            "SELECT status_id FROM bookmarks WHERE account_id = ? AND status_id IN ({in})",
+            status_ids,
+            (account_id,),
+        )
+        return {row[0] for row in rows}
 
     async def page(
         self, account_id: int, *, before: int | None, limit: int

@@ -1,9 +1,10 @@
 """The SQLite gateway: connections, transactions and migrations. Every SQL string lives
 in `fedserver.db`; this module holds the ones that are about the database itself.
 
-Two aiosqlite connections: one writer, used only inside `transaction()` and serialised by
-an asyncio lock (SQLite has a single writer anyway; the lock keeps one coroutine's
-statements from interleaving with another's on the shared connection), and one reader, so
+Two aiosqlite connections: one writer, used only inside `transaction()` (or for one
+self-committing statement, `write_one()`) and serialised by an asyncio lock (SQLite has a
+single writer anyway; the lock keeps one coroutine's statements from interleaving with
+another's on the shared connection), and one reader, so
 reads never see another coroutine's uncommitted writes. WAL mode lets the reader run while
 the writer commits. `synchronous=NORMAL` in WAL mode loses nothing when the process is
 killed (only a power cut can roll back the last commits), which is the promise we make:
@@ -19,7 +20,7 @@ import asyncio
 import logging
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Collection, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from importlib import resources
@@ -35,6 +36,10 @@ Row = sqlite3.Row
 
 #: Larger than any id: the cursor of a first page.
 MAX_ID = (1 << 63) - 1
+
+#: Values per `IN (...)` list in one statement. SQLite before 3.32 allows 999 bound
+#: parameters per statement; a statement may repeat its list (three times at most here).
+IN_CHUNK = 300
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
@@ -86,7 +91,10 @@ class Transaction:
         return await self.execute(sql, params) > 0
 
     async def execute_many(self, sql: str, rows: Iterable[Params]) -> None:
-        await self._connection.executemany(sql, rows)
+        """Run one statement for each of `rows`, in one trip (none when there are none)."""
+        batch = list(rows)
+        if batch:
+            await self._connection.executemany(sql, batch)
 
     async def fetch_one(self, sql: str, params: Params = ()) -> Row | None:
         return _first(await _fetch_all(self._connection, sql, params))
@@ -131,6 +139,14 @@ class Database:
                 raise
             await _run(self._writer, "COMMIT")
 
+    async def write_one(self, sql: str, params: Params = ()) -> list[Row]:
+        """Run one write statement as a transaction of its own (SQLite commits a lone
+        statement by itself): one trip to the writer's thread instead of the three of
+        BEGIN, the statement and COMMIT, equally durable. Returns its rows (`RETURNING`).
+        The write lock keeps it out of another coroutine's open transaction."""
+        async with self._write_lock:
+            return await _fetch_all(self._writer, sql, params)
+
     async def fetch_one(self, sql: str, params: Params = ()) -> Row | None:
         """The first row. Every row the query returns is read (see `_fetch_all`): meant
         for queries that return at most one row (a key lookup, an aggregate, LIMIT 1)."""
@@ -142,6 +158,25 @@ class Database:
     async def fetch_value(self, sql: str, params: Params = ()) -> Any:
         row = await self.fetch_one(sql, params)
         return None if row is None else row[0]
+
+    async def fetch_in(
+        self, sql: str, values: Collection[Any], params: Sequence[Any] = ()
+    ) -> list[Row]:
+        """The rows of `sql` for many keys at once: each `{in}` in it becomes a list of
+        bound parameters holding `values` (deduplicated, in chunks of `IN_CHUNK`, one
+        statement per chunk), after the positional `params`, which come first in `sql`.
+        Rows of different chunks are concatenated: order them in Python if it matters
+        across chunks."""
+        unique = sorted(set(values))
+        if not unique:
+            return []
+        lists = sql.count("{in}")
+        found: list[Row] = []
+        for start in range(0, len(unique), IN_CHUNK):
+            chunk = unique[start : start + IN_CHUNK]
+            statement = sql.replace("{in}", ", ".join("?" * len(chunk)))
+            found += await _fetch_all(self._reader, statement, (*params, *chunk * lists))
+        return found
 
     # -- migrations ------------------------------------------------------------------
 

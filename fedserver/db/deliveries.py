@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 
 from fedserver.db.database import Database, Row, Transaction
 from fedserver.ids import isoformat, parse_isoformat
+from fedserver.ttlcache import TtlCache
 
 DeliveryStateName = Literal["pending", "delivered", "failed", "skipped"]
 
@@ -150,9 +151,22 @@ class DeliverySummary:
         return tuple(host for host in self.health if host.unavailable)
 
 
+#: Hosts found without a health record are remembered this long (bounded): a signed
+#: request from an active peer then costs no read. `record_failure`, the only writer of
+#: records, forgets its host, so within this process the answer is exact; a record written
+#: by another process is cleared at the latest this much later.
+CLEAN_HOSTS = 4096
+CLEAN_HOST_SECONDS = 30.0
+
+
 class Deliveries:
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._clean_hosts: TtlCache[str, bool] = TtlCache(
+            max_entries=CLEAN_HOSTS, ttl_seconds=CLEAN_HOST_SECONDS
+        )
+        # Bumped by every record written: a read that a write overtook is not remembered.
+        self._health_generation = 0
 
     # -- enqueueing ------------------------------------------------------------------
 
@@ -493,6 +507,17 @@ class Deliveries:
         """A delivery to `host` failed on `day` (UTC). Returns True when this made the
         host unavailable; its pending rows are then skipped ("host unavailable")."""
         stamp = isoformat(now)
+        self._health_generation += 1
+        self._clean_hosts.pop(host)
+        try:
+            return await self._record_failure(host, day, unavailable_after_days, stamp)
+        finally:
+            self._health_generation += 1
+            self._clean_hosts.pop(host)
+
+    async def _record_failure(
+        self, host: str, day: date, unavailable_after_days: int, stamp: str
+    ) -> bool:
         async with self._db.transaction() as tx:
             row = await tx.fetch_one("SELECT * FROM remote_hosts WHERE host = ?", (host,))
             days = set(_days(row["failure_days"])) if row is not None else set()
@@ -528,11 +553,19 @@ class Deliveries:
     async def record_success(self, host: str) -> bool:
         """A delivery to `host` succeeded: forget its failure days and make it available
         (Mastodon's `track_success!`). True when there was something to clear. Costs one
-        indexed read, and a write only when the host had a record."""
-        if await self._db.fetch_one("SELECT 1 FROM remote_hosts WHERE host = ?", (host,)) is None:
+        indexed read, and a write only when the host had a record; nothing when it was
+        found clean a moment ago."""
+        if self._clean_hosts.get(host):
             return False
-        async with self._db.transaction() as tx:
-            return await tx.execute("DELETE FROM remote_hosts WHERE host = ?", (host,)) > 0
+        generation = self._health_generation
+        if await self._db.fetch_one("SELECT 1 FROM remote_hosts WHERE host = ?", (host,)) is None:
+            cleared = False
+        else:
+            async with self._db.transaction() as tx:
+                cleared = await tx.execute("DELETE FROM remote_hosts WHERE host = ?", (host,)) > 0
+        if generation == self._health_generation:
+            self._clean_hosts.put(host, True)
+        return cleared
 
     async def mark_available(self, host: str) -> bool:
         """`host` sent us a validly signed request: it is up again (Mastodon clears the

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -41,23 +42,25 @@ class Inbox:
     ) -> bool:
         """Store a received activity; False when its id was already received (a
         redelivery), in which case nothing changes."""
-        async with self._db.transaction() as tx:
-            return await tx.insert(
-                "INSERT INTO inbox_items (id, activity_id, activity_type, actor_uri, key_id,"
-                " recipient_account_id, body, received_at, next_attempt_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (activity_id) DO NOTHING",
-                (
-                    item_id,
-                    activity_id,
-                    activity_type,
-                    actor_uri,
-                    key_id,
-                    recipient_account_id,
-                    body,
-                    isoformat(now),
-                    isoformat(now),
-                ),
-            )
+        # One statement, committed on its own: stored durably when this returns.
+        inserted = await self._db.write_one(
+            "INSERT INTO inbox_items (id, activity_id, activity_type, actor_uri, key_id,"
+            " recipient_account_id, body, received_at, next_attempt_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (activity_id) DO NOTHING"
+            " RETURNING id",
+            (
+                item_id,
+                activity_id,
+                activity_type,
+                actor_uri,
+                key_id,
+                recipient_account_id,
+                body,
+                isoformat(now),
+                isoformat(now),
+            ),
+        )
+        return bool(inserted)
 
     async def count(self) -> int:
         return int(await self._db.fetch_value("SELECT count(*) FROM inbox_items"))
@@ -92,6 +95,18 @@ class Inbox:
                 "UPDATE inbox_items SET state = ?, last_error = ?, attempts = attempts + 1"
                 " WHERE id = ?",
                 (state, note, item_id),
+            )
+
+    async def finish_many(self, outcomes: Sequence[tuple[int, str, str | None]]) -> None:
+        """`finish` for several items at once, (item id, state, note) each: one
+        transaction for a whole round of the worker."""
+        if not outcomes:
+            return
+        async with self._db.transaction() as tx:
+            await tx.execute_many(
+                "UPDATE inbox_items SET state = ?, last_error = ?, attempts = attempts + 1"
+                " WHERE id = ?",
+                [(state, note, item_id) for item_id, state, note in outcomes],
             )
 
     async def retry_later(self, item_id: int, *, at: datetime, error: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -66,4 +67,25 @@ class Notifications:
             "DELETE FROM notifications WHERE account_id = ? AND from_account_id = ?"
             " AND type = ? AND coalesce(status_id, 0) = ?",
             (account_id, from_account_id, kind, status_id or 0),
+        )
+
+    async def add_many(
+        self,
+        tx: Transaction,
+        recipients: Sequence[tuple[int, int]],
+        *,
+        from_account_id: int,
+        kind: str,
+        status_id: int | None,
+        now: datetime,
+    ) -> None:
+        """`add` for several local accounts, (notification id, account id) each, in one
+        statement; a repeat of the same event notifies once."""
+        await tx.execute_many(
+            "INSERT INTO notifications (id, account_id, from_account_id, type, status_id,"
+            " created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            [
+                (notification_id, account_id, from_account_id, kind, status_id, isoformat(now))
+                for notification_id, account_id in recipients
+            ],
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -265,6 +266,15 @@ class Favourites:
             (account_id, status_id),
         )
         return None if row is None else (row[0], row[1])
+
+    async def of(self, account_id: int, status_ids: Collection[int]) -> set[int]:
+        """Which of `status_ids` `account_id` has favourited."""
+        rows = await self._db.fetch_in(
+            "SELECT status_id FROM favourites WHERE account_id = ? AND status_id IN ({in})",
+            status_ids,
+            (account_id,),
+        )
+        return {row[0] for row in rows}
 
     async def remove(self, tx: Transaction, fav_id: int) -> None:
         await tx.execute("DELETE FROM favourites WHERE id = ?", (fav_id,))

@@ -7,6 +7,7 @@ its deliveries atomically.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -99,6 +100,11 @@ class Statuses:
         row = await self._db.fetch_one("SELECT * FROM statuses WHERE id = ?", (status_id,))
         return None if row is None else StatusRow.from_row(row)
 
+    async def by_ids(self, status_ids: Collection[int]) -> dict[int, StatusRow]:
+        """The statuses with these ids that exist, by id (deleted ones included)."""
+        rows = await self._db.fetch_in("SELECT * FROM statuses WHERE id IN ({in})", status_ids)
+        return {row["id"]: StatusRow.from_row(row) for row in rows}
+
     async def by_uri(self, uri: str) -> StatusRow | None:
         row = await self._db.fetch_one("SELECT * FROM statuses WHERE uri = ?", (uri,))
         return None if row is None else StatusRow.from_row(row)
@@ -109,6 +115,15 @@ class Statuses:
             (account_id, status_id),
         )
         return None if row is None else StatusRow.from_row(row)
+
+    async def reblogged_by(self, account_id: int, status_ids: Collection[int]) -> set[int]:
+        """Which of `status_ids` `account_id` has boosted (`reblog_by` for many)."""
+        rows = await self._db.fetch_in(
+            "SELECT reblog_of_id FROM statuses WHERE account_id = ? AND reblog_of_id IN ({in})",
+            status_ids,
+            (account_id,),
+        )
+        return {row[0] for row in rows}
 
     async def count_by_account(self, account_id: int) -> int:
         return int(
@@ -213,6 +228,43 @@ class Statuses:
             emojis=tuple((r[0], r[1]) for r in emojis),
         )
 
+    async def parts_for(self, status_ids: Collection[int]) -> dict[int, StatusParts]:
+        """`parts` of many statuses in one query; every id has an entry."""
+        rows = await self._db.fetch_in(
+            """
+            SELECT 0 AS kind, m.status_id, a.id AS k, a.username, a.domain, a.uri
+              FROM mentions m JOIN accounts a ON a.id = m.account_id
+              WHERE m.status_id IN ({in})
+            UNION ALL
+            SELECT 1, st.status_id, t.name, NULL, NULL, NULL
+              FROM status_tags st JOIN tags t ON t.id = st.tag_id
+              WHERE st.status_id IN ({in})
+            UNION ALL
+            SELECT 2, e.status_id, e.shortcode, e.image_url, NULL, NULL
+              FROM status_emojis e WHERE e.status_id IN ({in})
+            ORDER BY 2, 1, 3
+            """,
+            status_ids,
+        )
+        mentions: dict[int, list[tuple[int, str, str | None, str | None]]] = {}
+        tags: dict[int, list[str]] = {}
+        emojis: dict[int, list[tuple[str, str]]] = {}
+        for kind, status_id, key, first, second, third in rows:
+            if kind == 0:
+                mentions.setdefault(status_id, []).append((key, first, second, third))
+            elif kind == 1:
+                tags.setdefault(status_id, []).append(key)
+            else:
+                emojis.setdefault(status_id, []).append((key, first))
+        return {
+            status_id: StatusParts(
+                mentions=tuple(mentions.get(status_id, ())),
+                tags=tuple(tags.get(status_id, ())),
+                emojis=tuple(emojis.get(status_id, ())),
+            )
+            for status_id in status_ids
+        }
+
     async def mark_deleted(self, tx: Transaction, status_id: int, now: datetime) -> None:
         """A local status is deleted: its text goes, a Tombstone answers for its id, and
         boosts of it go (cascade does not apply to a kept row)."""
@@ -237,6 +289,18 @@ class Statuses:
             "SELECT * FROM media_attachments WHERE status_id = ? ORDER BY position",
             (status_id,),
         )
+
+    async def media_for(self, status_ids: Collection[int]) -> dict[int, list[Row]]:
+        """`media` of many statuses in one query; every id has an entry."""
+        rows = await self._db.fetch_in(
+            "SELECT * FROM media_attachments WHERE status_id IN ({in})"
+            " ORDER BY status_id, position, id",
+            status_ids,
+        )
+        found: dict[int, list[Row]] = {status_id: [] for status_id in status_ids}
+        for row in rows:
+            found[row["status_id"]].append(row)
+        return found
 
     async def mentioned_account_ids(self, status_id: int) -> list[int]:
         rows = await self._db.fetch_all(
@@ -276,56 +340,47 @@ class Statuses:
         assert row is not None
         return int(row[0]), int(row[1]), int(row[2])
 
+    async def counts_for(self, status_ids: Collection[int]) -> dict[int, tuple[int, int, int]]:
+        """`counts` of many statuses in one query; every id has an entry."""
+        rows = await self._db.fetch_in(
+            """
+            SELECT 0, in_reply_to_id, count(*) FROM statuses
+              WHERE in_reply_to_id IN ({in}) AND deleted_at IS NULL GROUP BY in_reply_to_id
+            UNION ALL
+            SELECT 1, reblog_of_id, count(*) FROM statuses
+              WHERE reblog_of_id IN ({in}) AND deleted_at IS NULL GROUP BY reblog_of_id
+            UNION ALL
+            SELECT 2, status_id, count(*) FROM favourites
+              WHERE status_id IN ({in}) GROUP BY status_id
+            """,
+            status_ids,
+        )
+        counts = {status_id: [0, 0, 0] for status_id in status_ids}
+        for kind, status_id, count in rows:
+            counts[status_id][kind] = int(count)
+        return {status_id: (c[0], c[1], c[2]) for status_id, c in counts.items()}
+
     # -- writes (inside the caller's transaction) ---------------------------------------
 
     async def insert(self, tx: Transaction, new: NewStatus) -> bool:
         """Store a status with its parts; False if its uri is already stored."""
-        inserted = await tx.insert(
-            """
-            INSERT INTO statuses (id, account_id, uri, url, content, spoiler_text,
-              visibility, sensitive, language, in_reply_to_id, in_reply_to_uri,
-              in_reply_to_account_id, reblog_of_id, object_type, source_text, poll,
-              created_at, edited_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT DO NOTHING
-            """,
-            (
-                new.id,
-                new.account_id,
-                new.uri,
-                new.url,
-                new.content,
-                new.spoiler_text,
-                new.visibility,
-                new.sensitive,
-                new.language,
-                new.in_reply_to_id,
-                new.in_reply_to_uri,
-                new.in_reply_to_account_id,
-                new.reblog_of_id,
-                new.object_type,
-                new.source_text,
-                None if new.poll is None else json.dumps(new.poll),
-                isoformat(new.created_at),
-                None if new.edited_at is None else isoformat(new.edited_at),
-            ),
-        )
-        if inserted:
-            await self._insert_parts(tx, new)
-        return inserted
+        return await self.insert_returning(tx, new) is not None
 
     async def _insert_parts(self, tx: Transaction, new: NewStatus) -> None:
         await tx.execute_many(
             "INSERT INTO mentions (status_id, account_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
             [(new.id, account_id) for account_id in new.mention_account_ids],
         )
-        for name in new.tags:
-            await tx.execute("INSERT INTO tags (name) VALUES (?) ON CONFLICT DO NOTHING", (name,))
-            await tx.execute(
-                "INSERT INTO status_tags (status_id, tag_id)"
-                " SELECT ?, id FROM tags WHERE name = ? ON CONFLICT DO NOTHING",
-                (new.id, name),
-            )
+        # Two statements for all the tags (each `execute` would cost two trips).
+        await tx.execute_many(
+            "INSERT INTO tags (name) VALUES (?) ON CONFLICT DO NOTHING",
+            [(name,) for name in new.tags],
+        )
+        await tx.execute_many(
+            "INSERT INTO status_tags (status_id, tag_id)"
+            " SELECT ?, id FROM tags WHERE name = ? ON CONFLICT DO NOTHING",
+            [(new.id, name) for name in new.tags],
+        )
         await tx.execute_many(
             "INSERT INTO status_emojis (status_id, shortcode, image_url) VALUES (?, ?, ?)"
             " ON CONFLICT DO NOTHING",
@@ -400,6 +455,57 @@ class Statuses:
 
     async def set_poll(self, tx: Transaction, status_id: int, poll: dict[str, object]) -> None:
         await tx.execute("UPDATE statuses SET poll = ? WHERE id = ?", (json.dumps(poll), status_id))
+
+    async def insert_returning(self, tx: Transaction, new: NewStatus) -> StatusRow | None:
+        """`insert`, returning the stored row (as `by_id` would read it after the
+        commit) in the same trip; None if its uri is already stored."""
+        rows = await tx.fetch_all(
+            """
+            INSERT INTO statuses (id, account_id, uri, url, content, spoiler_text,
+              visibility, sensitive, language, in_reply_to_id, in_reply_to_uri,
+              in_reply_to_account_id, reblog_of_id, object_type, source_text, poll,
+              created_at, edited_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT DO NOTHING
+            RETURNING *
+            """,
+            (
+                new.id,
+                new.account_id,
+                new.uri,
+                new.url,
+                new.content,
+                new.spoiler_text,
+                new.visibility,
+                new.sensitive,
+                new.language,
+                new.in_reply_to_id,
+                new.in_reply_to_uri,
+                new.in_reply_to_account_id,
+                new.reblog_of_id,
+                new.object_type,
+                new.source_text,
+                None if new.poll is None else json.dumps(new.poll),
+                isoformat(new.created_at),
+                None if new.edited_at is None else isoformat(new.edited_at),
+            ),
+        )
+        if not rows:
+            return None
+        await self._insert_parts(tx, new)
+        return StatusRow.from_row(rows[0])
+
+    async def by_uri_and_tombstone(self, uri: str, *, by: str) -> tuple[StatusRow | None, bool]:
+        """`by_uri(uri)` and `tombstones.exists(uri, by=by)` in one read."""
+        row = await self._db.fetch_one(
+            "SELECT s.*, EXISTS (SELECT 1 FROM tombstones t WHERE t.uri = :uri"
+            " AND t.actor_uri = :by) AS tombstoned"
+            " FROM (SELECT 1) LEFT JOIN statuses s ON s.uri = :uri",
+            {"uri": uri, "by": by},
+        )
+        assert row is not None
+        status = None if row["id"] is None else StatusRow.from_row(row)
+        return status, bool(row["tombstoned"])
 
 
 @dataclass(frozen=True)

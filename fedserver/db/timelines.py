@@ -4,6 +4,8 @@ forward), still returned newest first."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from fedserver.db.database import MAX_ID, Database, Params
@@ -206,3 +208,29 @@ class Timelines:
         if row is None:
             return None
         return NotificationRow.from_row(row)
+
+    async def feed_recipients(
+        self, author_id: int, *, mentioned: Sequence[int], followers: bool
+    ) -> list[int]:
+        """Local accounts whose home feeds a status of `author_id` enters: the given
+        mentioned local accounts, and its accepted local followers when `followers`,
+        minus those who block the author (one read), in id order."""
+        rows = await self._db.fetch_all(
+            """
+            WITH r(id) AS (
+              SELECT f.account_id FROM follows f JOIN accounts a ON a.id = f.account_id
+              WHERE :followers AND f.target_account_id = :author AND f.state = 'accepted'
+                AND a.domain IS NULL
+              UNION SELECT value FROM json_each(:mentioned)
+            )
+            SELECT id FROM r WHERE NOT EXISTS (
+              SELECT 1 FROM blocks b WHERE b.account_id = r.id AND b.target_account_id = :author)
+            ORDER BY id
+            """,
+            {
+                "author": author_id,
+                "followers": int(followers),
+                "mentioned": json.dumps(list(mentioned)),
+            },
+        )
+        return [int(row[0]) for row in rows]

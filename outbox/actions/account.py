@@ -50,6 +50,7 @@ async def move(ctx: OutboxContext, account: AccountRow, target: AccountRow) -> N
     async with ctx.store.db.transaction() as tx:
         await ctx.store.accounts.set_moved_to(tx, account.id, ctx.uri_of(target), ctx.clock())
         await ctx._queue(tx, sender, activity, plan_inboxes(await ctx._follower_inboxes(account)))
+    ctx.account_changed(account.id)
     ctx.wake_delivery()
 
 
@@ -65,6 +66,7 @@ async def delete_account(ctx: OutboxContext, account: AccountRow) -> None:
     async with ctx.store.db.transaction() as tx:
         await ctx._queue(tx, sender, activity, inboxes)
     await ctx.store.accounts.mark_deleted(account.id, ctx.clock())
+    ctx.account_changed(account.id)
     ctx.wake_delivery()
 
 

@@ -9,6 +9,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from aiohttp.log import access_logger
 
 import fedserver.migrations
 from fedserver.cli import main
@@ -334,3 +335,24 @@ def test_user_commands_refuse_an_invalid_config(cli: Cli, config_file: Path) -> 
     code, _, err = cli("user", "create", "alice", "--password", PASSWORD)
     assert code == 2
     assert "  - [databse]: unknown section" in err.splitlines()
+
+
+@pytest.mark.parametrize(("setting", "expected"), [("", access_logger), ("false", None)])
+def test_serve_turns_the_access_log_off_when_configured(
+    cli: Cli, config_file: Path, monkeypatch: pytest.MonkeyPatch, setting: str, expected: object
+) -> None:
+    """`server.access_log = false` makes `serve` pass `access_log=None` (aiohttp's "off");
+    by default it passes aiohttp's own access logger (run_app's default)."""
+    if setting:
+        config_file.write_text(VALID + f"\n[server]\naccess_log = {setting}\n")
+    calls: list[dict[str, object]] = []
+
+    def fake_run_app(app: object, **kwargs: object) -> None:
+        calls.append(kwargs)
+
+    monkeypatch.setattr("fedserver.cli.web.run_app", fake_run_app)
+    code, _, err = cli("serve")
+
+    assert code == 0, err
+    [kwargs] = calls
+    assert kwargs["access_log"] is expected

@@ -79,6 +79,7 @@ def test_minimal_mapping_gets_documented_defaults() -> None:
     assert config.server.host == "127.0.0.1"
     assert config.server.port == 8080
     assert config.server.serves_tls is False
+    assert config.server.access_log is True
     assert config.database.path == Path("/var/lib/fedserver/db.sqlite3")
     assert config.limits == LimitsConfig()
     assert config.api == ApiConfig()
@@ -111,6 +112,7 @@ def test_unknown_section_is_reported() -> None:
         ("limits", "max_body_bytes", True),
         ("instance", "languages", "en"),
         ("server", "trusted_proxies", [1, 2]),
+        ("server", "access_log", "off"),
         ("federation", "fetch_timeout_seconds", "10"),
     ],
 )
@@ -229,6 +231,7 @@ def test_valid_non_default_values_are_kept(tmp_path: Path) -> None:
                 "tls_certificate": "cert.pem",
                 "tls_key": "/etc/key.pem",
                 "trusted_proxies": ["127.0.0.1", "10.0.0.0/8", "::1"],
+                "access_log": False,
             },
             registrations={"mode": "approval"},
             federation={
@@ -245,6 +248,7 @@ def test_valid_non_default_values_are_kept(tmp_path: Path) -> None:
     assert config.server.tls_key == Path("/etc/key.pem")
     assert config.server.serves_tls is True
     assert config.server.trusted_proxies == ("127.0.0.1", "10.0.0.0/8", "::1")
+    assert config.server.access_log is False
     assert config.registrations.mode == "approval"
     assert config.federation.allowed_domains == ("friends.example",)
     assert config.federation.fetch_timeout_seconds == 2.0
