@@ -173,12 +173,22 @@ class OAuth:
         user_id: int | None,
         scopes: str,
         now: datetime,
+        code: str | None = None,
     ) -> OAuthToken:
+        """Store a token; `code` is the authorization code it was issued for, if any."""
         async with self._db.transaction() as tx:
             await tx.execute(
-                "INSERT INTO oauth_tokens (id, token_hash, app_id, user_id, scopes, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (token_id, secret_hash(token), app_id, user_id, scopes, isoformat(now)),
+                "INSERT INTO oauth_tokens (id, token_hash, app_id, user_id, scopes, created_at,"
+                " code_hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    token_id,
+                    secret_hash(token),
+                    app_id,
+                    user_id,
+                    scopes,
+                    isoformat(now),
+                    None if code is None else secret_hash(code),
+                ),
             )
         found = await self.token(token)
         assert found is not None
@@ -201,6 +211,14 @@ class OAuth:
                     (isoformat(now), secret_hash(token), app_id),
                 )
                 > 0
+            )
+
+    async def revoke_tokens_of_code(self, code: str, now: datetime) -> int:
+        """Revoke every token issued for an authorization code (it was replayed)."""
+        async with self._db.transaction() as tx:
+            return await tx.execute(
+                "UPDATE oauth_tokens SET revoked_at = ? WHERE code_hash = ? AND revoked_at IS NULL",
+                (isoformat(now), secret_hash(code)),
             )
 
     async def revoke_user_tokens(self, user_id: int, now: datetime) -> None:

@@ -766,6 +766,27 @@ async def test_code_used_twice_fails_the_second_time(app_client: Client, make_us
     }
 
 
+async def test_replaying_a_code_revokes_the_token_it_bought(
+    app_client: Client, make_user: Any
+) -> None:
+    """RFC 6749 §10.5: a code used twice has leaked, so its first token stops working."""
+    await make_user("alice")
+    app = await register_app(app_client)
+    code = await authorization_code(app_client, app)
+    first = await exchange(app_client, app, code)
+    token = (await first.json())["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    assert (
+        await app_client.get("/api/v1/accounts/verify_credentials", headers=headers)
+    ).status == 200
+
+    replay = await exchange(app_client, app, code)
+
+    assert replay.status == 400
+    after = await app_client.get("/api/v1/accounts/verify_credentials", headers=headers)
+    assert after.status == 401
+
+
 async def test_expired_code_fails(app_client: Client, make_user: Any, clock: FrozenClock) -> None:
     await make_user("alice")
     app = await register_app(app_client)

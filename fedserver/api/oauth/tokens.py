@@ -79,7 +79,12 @@ async def _client(
 
 
 async def _issue(
-    request: web.Request, app: OAuthApp, user_id: int | None, scopes: str
+    request: web.Request,
+    app: OAuthApp,
+    user_id: int | None,
+    scopes: str,
+    *,
+    code: str | None = None,
 ) -> web.Response:
     now = request.app[clock_key]()
     token = secrets.token_urlsafe(32)
@@ -90,6 +95,7 @@ async def _issue(
         user_id=user_id,
         scopes=scopes,
         now=now,
+        code=code,
     )
     return _no_store(web.json_response(token_entity(token, scopes, now)))
 
@@ -119,6 +125,9 @@ async def _authorization_code(request: web.Request, params: Params) -> web.Respo
     if found is None or found.app_id != app.id:
         raise _invalid_grant()
     if found.used_at is not None:
+        # A replayed code has leaked: what it already bought is revoked too
+        # (RFC 6749 §10.5).
+        await store.oauth.revoke_tokens_of_code(code, now)
         raise _invalid_grant("The authorization code was already used")
     if found.expires_at <= now:
         raise _invalid_grant("The authorization code has expired")
@@ -134,7 +143,7 @@ async def _authorization_code(request: web.Request, params: Params) -> web.Respo
     user = await store.accounts.local_user_by_id(found.user_id)
     if user is None or user.account.is_deleted or not user.user.approved:
         raise _invalid_grant()
-    return await _issue(request, app, user.user.id, found.scopes)
+    return await _issue(request, app, user.user.id, found.scopes, code=code)
 
 
 async def _client_credentials_grant(request: web.Request, params: Params) -> web.Response:
