@@ -49,6 +49,8 @@ class InstanceConfig:
     contact_email: str = ""
     #: BCP 47 language codes the instance is mostly used in.
     languages: tuple[str, ...] = ("en",)
+    #: Where people can get this server's source code (AGPL §13); shown in the instance API.
+    source_url: str = ""
 
     @property
     def host(self) -> str:
@@ -335,6 +337,15 @@ def _check_base_url(value: str) -> str | None:
     return None
 
 
+def _check_optional_url(value: str) -> str | None:
+    if not value:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return "must be an http:// or https:// URL, or empty"
+    return None
+
+
 def _check_network(value: str) -> str | None:
     try:
         ipaddress.ip_network(value, strict=False)
@@ -383,6 +394,7 @@ def parse_config(
     description = r.string("description")
     contact_email = r.string("contact_email")
     languages = r.string_list("languages", ("en",))
+    source_url = r.string("source_url", check=_check_optional_url)
     r.finish()
     if domain and base_url and urlsplit(base_url).netloc != domain:
         problems.append(
@@ -503,6 +515,7 @@ def parse_config(
             description=description,
             contact_email=contact_email,
             languages=languages,
+            source_url=source_url,
         ),
         server=ServerConfig(
             host=host,

@@ -142,7 +142,7 @@ async def instance_v2(request: web.Request) -> web.Response:
             "version": VERSION,
             # fedserver publishes no repository address: the instance's own is the
             # honest nearest (the schema requires one).
-            "source_url": f"{config.base_url}/",
+            "source_url": config.instance.source_url or f"{config.base_url}/",
             "description": instance.description,
             "usage": {"users": {"active_month": usage.users_active_month}},
             "thumbnail": {"url": _thumbnail(config)},

@@ -220,3 +220,18 @@ async def test_marker_errors_and_scopes(
     )
     assert response.status == 422
     assert (await app_client.post("/api/v1/markers", headers=write)).status == 422
+
+
+async def test_source_url_comes_from_the_config(
+    make_config: MakeConfig, start_app: StartApp
+) -> None:
+    """AGPL §13: operators say where their source is; without it, the base URL is shown."""
+    default = await start_app(make_config("plain"))
+    assert (await (await default.get("/api/v2/instance")).json())[
+        "source_url"
+    ] == "http://plain.test/"
+    configured = await start_app(
+        make_config("src", instance={"source_url": "https://code.example/fedserver"})
+    )
+    body = await (await configured.get("/api/v2/instance")).json()
+    assert body["source_url"] == "https://code.example/fedserver"

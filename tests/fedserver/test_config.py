@@ -324,3 +324,12 @@ def test_shipped_config_values_are_the_defaults_where_they_have_one() -> None:
     assert config.registrations == RegistrationsConfig()
     assert config.federation == FederationConfig()
     assert config.limits == LimitsConfig()
+
+
+def test_source_url_must_be_a_url_or_empty() -> None:
+    assert parse_config(minimal()).instance.source_url == ""
+    with pytest.raises(ConfigError) as caught:
+        parse_config(minimal(instance={"domain": "example.com", "source_url": "ftp://x"}))
+    assert caught.value.problems == [
+        "instance.source_url: must be an http:// or https:// URL, or empty"
+    ]
