@@ -143,16 +143,7 @@ async def _run(args: argparse.Namespace, config: Config) -> int:
             uri = fed.outbox.uri_of(target)
             if uri not in author.also_known_as:
                 await fed.store.accounts.update_profile(
-                    author.id,
-                    display_name=author.display_name,
-                    summary=author.summary,
-                    manually_approves_followers=author.manually_approves_followers,
-                    discoverable=author.discoverable,
-                    indexable=author.indexable,
-                    bot=author.bot,
-                    fields=[(f.name, f.value) for f in author.fields],
-                    also_known_as=[*author.also_known_as, uri],
-                    now=utc_now(),
+                    author.id, also_known_as=[*author.also_known_as, uri], now=utc_now()
                 )
             print(f"{args.user} is also known as {uri}")
             return 0

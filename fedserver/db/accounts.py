@@ -205,33 +205,36 @@ class Accounts:
         self,
         account_id: int,
         *,
-        display_name: str,
-        summary: str,
-        manually_approves_followers: bool,
-        discoverable: bool,
-        indexable: bool,
-        bot: bool,
-        fields: list[tuple[str, str]],
-        also_known_as: list[str],
         now: datetime,
+        display_name: str | None = None,
+        summary: str | None = None,
+        manually_approves_followers: bool | None = None,
+        discoverable: bool | None = None,
+        indexable: bool | None = None,
+        bot: bool | None = None,
+        fields: list[tuple[str, str]] | None = None,
+        also_known_as: list[str] | None = None,
     ) -> None:
+        """Change the given profile columns of a local account; None leaves one as it is."""
+        changes: dict[str, object] = {
+            "display_name": display_name,
+            "summary": summary,
+            "manually_approves_followers": manually_approves_followers,
+            "discoverable": discoverable,
+            "indexable": indexable,
+            "bot": bot,
+            "fields": None
+            if fields is None
+            else json.dumps([{"name": n, "value": v} for n, v in fields]),
+            "also_known_as": None if also_known_as is None else json.dumps(also_known_as),
+        }
+        given = {column: value for column, value in changes.items() if value is not None}
+        # Column names come from the fixed keys above, never from input.
+        assignments = "".join(f"{column} = ?, " for column in given)
         async with self._db.transaction() as tx:
             await tx.execute(
-                "UPDATE accounts SET display_name = ?, summary = ?,"
-                " manually_approves_followers = ?, discoverable = ?, indexable = ?,"
-                " bot = ?, fields = ?, also_known_as = ?, updated_at = ? WHERE id = ?",
-                (
-                    display_name,
-                    summary,
-                    manually_approves_followers,
-                    discoverable,
-                    indexable,
-                    bot,
-                    json.dumps([{"name": n, "value": v} for n, v in fields]),
-                    json.dumps(also_known_as),
-                    isoformat(now),
-                    account_id,
-                ),
+                f"UPDATE accounts SET {assignments}updated_at = ? WHERE id = ?",
+                (*given.values(), isoformat(now), account_id),
             )
 
     async def update_preferences(

@@ -40,19 +40,7 @@ class FakeTime:
 
 async def rename(store: Store, user: LocalUser, display_name: str, now: Any) -> None:
     """A profile change straight through the data layer, as the CLI process writes it."""
-    account = user.account
-    await store.accounts.update_profile(
-        account.id,
-        display_name=display_name,
-        summary=account.summary,
-        manually_approves_followers=account.manually_approves_followers,
-        discoverable=account.discoverable,
-        indexable=account.indexable,
-        bot=account.bot,
-        fields=[(f.name, f.value) for f in account.fields],
-        also_known_as=list(account.also_known_as),
-        now=now,
-    )
+    await store.accounts.update_profile(user.account.id, display_name=display_name, now=now)
 
 
 # -- through the server: at once --------------------------------------------------------

@@ -250,3 +250,26 @@ def test_ids_keep_increasing_when_the_clock_steps_back() -> None:
     before = new_id()
     clock.advance(seconds=-5)
     assert new_id() > before
+
+
+async def test_update_profile_changes_only_the_given_columns(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    store = await Store.open(tmp_path / "partial.sqlite3")
+    try:
+        await store.migrate()
+        async with store.db.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO accounts (id, username, display_name, summary, created_at,"
+                " updated_at) VALUES (1, 'alice', 'Alice', '<p>bio</p>', '2026-01-01T00:00:00Z',"
+                " '2026-01-01T00:00:00Z')"
+            )
+        now = datetime(2026, 11, 21, tzinfo=UTC)
+        await store.accounts.update_profile(1, manually_approves_followers=True, now=now)
+        account = await store.accounts.by_id(1)
+        assert account is not None
+        assert account.manually_approves_followers is True
+        assert (account.display_name, account.summary) == ("Alice", "<p>bio</p>")
+        assert account.updated_at == now
+    finally:
+        await store.close()

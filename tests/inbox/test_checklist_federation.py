@@ -468,14 +468,7 @@ async def lock_alice(local: Exchange, clock: FrozenClock) -> None:
     alice = await local.local("alice")
     await local.store.accounts.update_profile(
         alice.id,
-        display_name="Alice",
-        summary="",
         manually_approves_followers=True,
-        discoverable=True,
-        indexable=True,
-        bot=False,
-        fields=[],
-        also_known_as=[],
         now=clock(),
     )
 

@@ -149,13 +149,6 @@ async def test_move_makes_remote_followers_follow_the_new_account(net: Network) 
     alice2 = await b.local("alice2")
     await b.store.accounts.update_profile(
         alice2.id,
-        display_name="Alice",
-        summary="",
-        manually_approves_followers=False,
-        discoverable=True,
-        indexable=True,
-        bot=False,
-        fields=[],
         also_known_as=[a.uri("alice")],
         now=net.clock(),
     )

@@ -302,14 +302,7 @@ async def test_locked_account_approves_by_hand_and_nothing_private_leaks_before(
     bob = await b.local("bob")
     await b.store.accounts.update_profile(
         bob.id,
-        display_name="Bob",
-        summary="",
         manually_approves_followers=True,
-        discoverable=True,
-        indexable=True,
-        bot=False,
-        fields=[],
-        also_known_as=[],
         now=net.clock(),
     )
     bob_on_a = await follow(net, ("a", "alice"), ("b", "bob"))
@@ -361,13 +354,6 @@ async def test_move_to_another_instance_takes_the_followers_along(net: Network) 
     alice2 = await b.local("alice2")
     await b.store.accounts.update_profile(
         alice2.id,
-        display_name="Alice (new home)",
-        summary="",
-        manually_approves_followers=False,
-        discoverable=True,
-        indexable=True,
-        bot=False,
-        fields=[],
         also_known_as=[a.uri("alice")],
         now=net.clock(),
     )
