@@ -22,7 +22,7 @@ from aiohttp.log import access_logger
 from actors.service import create_user, existing_user
 from fedserver import __version__, cli_federation
 from fedserver.app import create_app
-from fedserver.config import Config, ConfigError, config_path_from, load_config
+from fedserver.config import Config, ConfigError, EventLoop, config_path_from, load_config
 from fedserver.db import Store
 from fedserver.errors import FedError
 from fedserver.ids import IdGenerator, isoformat, utc_now
@@ -209,6 +209,19 @@ def user_command(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+def new_event_loop(choice: EventLoop) -> asyncio.AbstractEventLoop:
+    """The loop `serve` runs on (`server.event_loop`; "uvloop" was checked at load)."""
+    if choice != "asyncio":
+        try:
+            import uvloop
+        except ImportError:
+            if choice == "uvloop":
+                raise
+        else:
+            return uvloop.new_event_loop()
+    return asyncio.new_event_loop()
+
+
 def serve(config: Config) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -229,6 +242,7 @@ def serve(config: Config) -> int:
     try:
         web.run_app(
             create_app(config),
+            loop=new_event_loop(config.server.event_loop),
             host=config.server.host,
             port=config.server.port,
             ssl_context=ssl_context,

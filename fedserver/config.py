@@ -11,6 +11,7 @@ The reference for every key is the commented `config.toml` at the repository roo
 
 from __future__ import annotations
 
+import importlib.util
 import ipaddress
 import os
 import tomllib
@@ -21,6 +22,7 @@ from typing import Any, Literal, cast
 from urllib.parse import urlsplit
 
 RegistrationMode = Literal["open", "approval", "closed"]
+EventLoop = Literal["auto", "asyncio", "uvloop"]
 DomainPolicy = Literal["blocklist", "allowlist"]
 
 #: Where the config path comes from when `--config` is not given.
@@ -69,6 +71,8 @@ class ServerConfig:
     trusted_proxies: tuple[str, ...] = ()
     #: One line per request on the `aiohttp.access` logger (about 40 us of CPU each).
     access_log: bool = True
+    #: "auto": uvloop when the `speedups` extra is installed, else asyncio's own loop.
+    event_loop: EventLoop = "auto"
 
     @property
     def serves_tls(self) -> bool:
@@ -414,7 +418,13 @@ def parse_config(
         if problem:
             problems.append(f"server.trusted_proxies: {problem}")
     access_log = r.boolean("access_log", True)
+    event_loop = r.string("event_loop", "auto", check=_one_of("auto", "asyncio", "uvloop"))
     r.finish()
+    if event_loop == "uvloop" and importlib.util.find_spec("uvloop") is None:
+        problems.append(
+            "server.event_loop: uvloop is not installed (pip install 'fedserver[speedups]'),"
+            ' or use "auto"'
+        )
     if bool(cert) != bool(key):
         problems.append(
             "server.tls_certificate and server.tls_key: set both to serve HTTPS, or neither"
@@ -524,6 +534,7 @@ def parse_config(
             tls_key=_resolve(base_dir, key) if key else None,
             trusted_proxies=proxies,
             access_log=access_log,
+            event_loop=cast(EventLoop, event_loop),
         ),
         database=DatabaseConfig(path=_resolve(base_dir, db_path)),
         registrations=RegistrationsConfig(

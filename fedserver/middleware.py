@@ -16,6 +16,7 @@ from aiohttp.typedefs import Middleware
 
 from fedserver.appkeys import config_key
 from fedserver.errors import FedError, NotFound, PayloadTooLarge, error_body
+from fedserver.responses import json_response
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,7 @@ _HTTP_ERROR_CODES = {
 
 
 def error_response(status: int, detail: str, code: str) -> web.Response:
-    response = web.json_response(error_body(detail, code), status=status)
+    response = json_response(error_body(detail, code), status=status)
     # An error must never be cached by a proxy as if it were the resource.
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -2,13 +2,31 @@
 
 from __future__ import annotations
 
-import json
+from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
 
+from fedserver import jsoncodec
 from fedserver.activitystreams import ACTIVITY_JSON
 from fedserver.errors import BadRequest
+
+
+def json_response(
+    data: Any,
+    *,
+    status: int = 200,
+    headers: Mapping[str, str] | None = None,
+    content_type: str = "application/json",
+) -> web.Response:
+    """`web.json_response` encoded by `fedserver.jsoncodec` (orjson when installed)."""
+    return web.Response(
+        body=jsoncodec.dumps_bytes(data),
+        status=status,
+        headers=headers,
+        content_type=content_type,
+        charset="utf-8",
+    )
 
 
 def activity_response(document: dict[str, Any], *, status: int = 200) -> web.Response:
@@ -18,7 +36,7 @@ def activity_response(document: dict[str, Any], *, status: int = 200) -> web.Res
 
 def encode_activity(document: dict[str, Any]) -> bytes:
     """The body `activity_response` sends (for callers that keep it)."""
-    return json.dumps(document, ensure_ascii=False).encode("utf-8")
+    return jsoncodec.dumps_bytes(document)
 
 
 def activity_body_response(body: bytes, *, status: int = 200) -> web.Response:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 
 from aiohttp import web
 
+from fedserver import jsoncodec
 from fedserver.appkeys import (
     clock_key,
     config_key,
@@ -17,6 +17,7 @@ from fedserver.appkeys import (
 )
 from fedserver.errors import Gone, NotFound
 from fedserver.pages import render_page
+from fedserver.responses import json_response
 from fedserver.urls import LocalUrls
 from webfinger.documents import (
     host_meta_json,
@@ -47,7 +48,7 @@ async def webfinger(request: web.Request) -> web.Response:
     )
     if query.is_instance_actor:
         document = instance_actor_jrd(instance_actor.username, config.domain, urls)
-        return web.json_response(document, content_type=JRD_JSON, headers=CORS)
+        return json_response(document, content_type=JRD_JSON, headers=CORS)
     cached = await request.app[local_actors_key].user(query.username)
     if cached is None:
         raise NotFound(f"no user named {query.username!r}")
@@ -55,10 +56,10 @@ async def webfinger(request: web.Request) -> web.Response:
     if user.account.is_deleted:
         raise Gone(f"{user.username} was deleted")
     # Encoded once per cached row (fedserver/localactors.py): the JRD depends on the
-    # stored name only. The same bytes web.json_response would send.
+    # stored name only. The same bytes json_response would send.
     body: bytes | None = cached.memo.get(JRD_MEMO)
     if body is None:
-        body = json.dumps(user_jrd(user.username, config.domain, urls)).encode()
+        body = jsoncodec.dumps_bytes(user_jrd(user.username, config.domain, urls))
         cached.memo[JRD_MEMO] = body
     return web.Response(body=body, content_type=JRD_JSON, charset="utf-8", headers=CORS)
 
@@ -73,12 +74,12 @@ async def host_meta(request: web.Request) -> web.Response:
 @routes.get("/.well-known/host-meta.json")
 async def host_meta_as_json(request: web.Request) -> web.Response:
     document = host_meta_json(request.app[config_key].base_url)
-    return web.json_response(document, content_type=JRD_JSON, headers=CORS)
+    return json_response(document, content_type=JRD_JSON, headers=CORS)
 
 
 @routes.get("/.well-known/nodeinfo")
 async def nodeinfo_index(request: web.Request) -> web.Response:
-    return web.json_response(nodeinfo_links(request.app[config_key].base_url), headers=CORS)
+    return json_response(nodeinfo_links(request.app[config_key].base_url), headers=CORS)
 
 
 @routes.get("/nodeinfo/{version}", name="nodeinfo")
@@ -99,7 +100,7 @@ async def nodeinfo(request: web.Request) -> web.Response:
     content_type = (
         f'application/json; profile="http://nodeinfo.diaspora.software/ns/schema/{version}#"'
     )
-    response = web.json_response(document, headers=CORS)
+    response = json_response(document, headers=CORS)
     response.headers["Content-Type"] = content_type
     return response
 

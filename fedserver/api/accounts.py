@@ -37,6 +37,7 @@ from fedserver.config import Config
 from fedserver.db import AccountRow, LocalUser
 from fedserver.db.statuses import AccountStatusFilter
 from fedserver.errors import Forbidden, NotFound, UnprocessableEntity
+from fedserver.responses import json_response
 from fedserver.textlimits import clean_text
 from fedserver.urls import LocalUrls
 from outbox.service import VISIBILITIES
@@ -63,7 +64,7 @@ async def _profile_reader(request: web.Request) -> LocalUser:
 @_routes.get("/api/v1/accounts/verify_credentials")
 async def verify_credentials(request: web.Request) -> web.Response:
     user = await _profile_reader(request)
-    return web.json_response(await presenter_for(request, user.account).credential_account(user))
+    return json_response(await presenter_for(request, user.account).credential_account(user))
 
 
 @dataclass(frozen=True)
@@ -140,7 +141,7 @@ async def update_credentials(request: web.Request) -> web.Response:
             if requester is not None:
                 await outbox.answer_follow_request(updated.account, requester, accept=True)
     presenter = presenter_for(request, updated.account)
-    return web.json_response(await presenter.credential_account(updated))
+    return json_response(await presenter.credential_account(updated))
 
 
 def _read_profile(params: Params, current: _Profile, config: Config) -> _Profile:
@@ -266,7 +267,7 @@ async def lookup(request: web.Request) -> web.Response:
         account = await store.remote_accounts.by_acct(username, host)
     if account is None or account.is_deleted:
         raise NotFound("Record not found")
-    return web.json_response(await presenter_for(request, _account_of(viewer)).account(account))
+    return json_response(await presenter_for(request, _account_of(viewer)).account(account))
 
 
 @_routes.get("/api/v1/accounts/search")
@@ -282,14 +283,14 @@ async def search(request: web.Request) -> web.Response:
         offset=max(0, params.integer("offset", 0) or 0),
         following=bool(params.boolean("following", False)),
     )
-    return web.json_response(await presenter_for(request, user.account).accounts(accounts))
+    return json_response(await presenter_for(request, user.account).accounts(accounts))
 
 
 @_routes.get(r"/api/v1/accounts/{id:\d+}")
 async def account(request: web.Request) -> web.Response:
     viewer = await optional_user(request, "read:accounts")
     target = await account_from_path(request)
-    return web.json_response(await presenter_for(request, _account_of(viewer)).account(target))
+    return json_response(await presenter_for(request, _account_of(viewer)).account(target))
 
 
 @_routes.get(r"/api/v1/accounts/{id:\d+}/statuses")

@@ -24,6 +24,7 @@ from fedserver.api.routing import ApiRoutes
 from fedserver.appkeys import clock_key, config_key, domain_policy_key, store_key
 from fedserver.config import Config
 from fedserver.errors import UnprocessableEntity
+from fedserver.responses import json_response
 
 routes = ApiRoutes()
 
@@ -87,7 +88,7 @@ async def instance_v1(request: web.Request) -> web.Response:
     domains = await _peers(request)
     instance = config.instance
     mode = config.registrations.mode
-    return web.json_response(
+    return json_response(
         {
             "uri": config.domain,
             "title": instance.name,
@@ -135,7 +136,7 @@ async def instance_v2(request: web.Request) -> web.Response:
     instance = config.instance
     registrations = config.registrations
     limits = config.limits
-    return web.json_response(
+    return json_response(
         {
             "domain": config.domain,
             "title": instance.name,
@@ -198,24 +199,24 @@ async def _peers(request: web.Request) -> list[str]:
 
 @routes.get("/api/v1/instance/peers")
 async def peers(request: web.Request) -> web.Response:
-    return web.json_response(await _peers(request))
+    return json_response(await _peers(request))
 
 
 @routes.get("/api/v1/instance/rules")
 async def rules(request: web.Request) -> web.Response:
-    return web.json_response(_rules(request.app[config_key]))
+    return json_response(_rules(request.app[config_key]))
 
 
 @routes.get("/api/v1/custom_emojis")
 async def custom_emojis(request: web.Request) -> web.Response:
     """Local custom emoji are not implemented: there are none to list."""
-    return web.json_response([])
+    return json_response([])
 
 
 @routes.get("/api/v1/preferences")
 async def preferences(request: web.Request) -> web.Response:
     user = await require_user(request, "read:accounts")
-    return web.json_response(
+    return json_response(
         {
             "posting:default:visibility": user.user.default_visibility,
             "posting:default:sensitive": user.user.default_sensitive,
@@ -236,7 +237,7 @@ async def get_markers(request: web.Request) -> web.Response:
     params = await Params.read(request)
     wanted = set(params.strings("timeline")) or set(TIMELINES)
     markers = await request.app[store_key].markers.get(user.account.id)
-    return web.json_response(
+    return json_response(
         {
             timeline: marker_entity(*marker)
             for timeline, marker in sorted(markers.items())
@@ -261,7 +262,7 @@ async def set_markers(request: web.Request) -> web.Response:
     if not changed:
         raise UnprocessableEntity("name home[last_read_id] or notifications[last_read_id]")
     markers = await store.markers.get(user.account.id)
-    return web.json_response({timeline: marker_entity(*markers[timeline]) for timeline in changed})
+    return json_response({timeline: marker_entity(*markers[timeline]) for timeline in changed})
 
 
 def _last_read_id(params: Params, timeline: str) -> str | None:

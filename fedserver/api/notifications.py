@@ -11,6 +11,7 @@ from fedserver.api.routing import ApiRoutes
 from fedserver.api.statuses import presenter
 from fedserver.appkeys import store_key
 from fedserver.errors import NotFound
+from fedserver.responses import json_response
 
 routes = ApiRoutes()
 
@@ -48,14 +49,14 @@ async def get_notification(request: web.Request) -> web.Response:
     )
     if row is None:
         raise NotFound("Record not found")
-    return web.json_response(await presenter(request, user.account).notification(row))
+    return json_response(await presenter(request, user.account).notification(row))
 
 
 @routes.post("/api/v1/notifications/clear")
 async def clear(request: web.Request) -> web.Response:
     user = await require_user(request, "write:notifications")
     await request.app[store_key].timelines.clear_notifications(user.account.id)
-    return web.json_response({})
+    return json_response({})
 
 
 @routes.post("/api/v1/notifications/{id}/dismiss")
@@ -66,4 +67,4 @@ async def dismiss(request: web.Request) -> web.Response:
         store_key
     ].timelines.dismiss_notification(user.account.id, int(raw)):
         raise NotFound("Record not found")
-    return web.json_response({})
+    return json_response({})

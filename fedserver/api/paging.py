@@ -12,6 +12,7 @@ from fedserver.api.params import Params
 from fedserver.appkeys import config_key
 from fedserver.db import Window
 from fedserver.errors import UnprocessableEntity
+from fedserver.responses import json_response
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ def link_header(request: web.Request, first_id: int | None, last_id: int | None)
 def paged_response(
     request: web.Request, items: list[dict[str, object]], ids: list[int]
 ) -> web.Response:
-    response = web.json_response(items)
+    response = json_response(items)
     link = link_header(request, ids[0] if ids else None, ids[-1] if ids else None)
     if link:
         response.headers["Link"] = link

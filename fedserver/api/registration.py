@@ -39,6 +39,7 @@ from fedserver.appkeys import clock_key, config_key, ids_key, store_key
 from fedserver.config import Config
 from fedserver.db import Store
 from fedserver.errors import Conflict, Forbidden, UnprocessableEntity
+from fedserver.responses import json_response
 
 routes = ApiRoutes()
 
@@ -79,7 +80,7 @@ class Problems:
             "code": "validation_failed",
             "details": self.details,
         }
-        return web.json_response(body, status=422)
+        return json_response(body, status=422)
 
 
 def reserved_usernames(config: Config) -> set[str]:
@@ -205,6 +206,6 @@ async def register(request: web.Request) -> web.Response:
         scopes=found.token.scopes,
         now=now,
     )
-    response = web.json_response(token_entity(token, found.token.scopes, now))
+    response = json_response(token_entity(token, found.token.scopes, now))
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -24,6 +24,7 @@ from fedserver.api.routing import ApiRoutes
 from fedserver.appkeys import clock_key, ids_key, outbox_key, store_key
 from fedserver.db import AccountRow, LocalUser
 from fedserver.errors import NotFound, UnprocessableEntity
+from fedserver.responses import json_response
 
 routes = ApiRoutes()
 
@@ -49,7 +50,7 @@ async def accounts_response(
 
 
 async def _relationship(request: web.Request, user: LocalUser, target: AccountRow) -> web.Response:
-    return web.json_response(await presenter_for(request, user.account).relationship(target))
+    return json_response(await presenter_for(request, user.account).relationship(target))
 
 
 async def _other(request: web.Request, user: LocalUser) -> AccountRow:
@@ -120,7 +121,7 @@ async def relationships(request: web.Request) -> web.Response:
         account = await store.accounts.by_id(int(raw)) if raw.isdigit() and len(raw) <= 19 else None
         if account is not None:
             found.append(await presenter.relationship(account))
-    return web.json_response(found)
+    return json_response(found)
 
 
 @routes.get("/api/v1/follow_requests")

@@ -36,6 +36,7 @@ from fedserver.appkeys import (
 from fedserver.db import AccountRow, LocalUser, StatusRow
 from fedserver.errors import FedError, Unauthorized
 from fedserver.http import ACTIVITY_ACCEPT, ACTIVITY_CONTENT_TYPES
+from fedserver.responses import json_response
 from fedserver.signing import make_signer
 from fedserver.urls import LocalUrls
 from inbox.context import FetchBudget, InboxContext
@@ -78,7 +79,7 @@ async def search(request: web.Request) -> web.Response:
             )
         if kind in (None, "hashtags"):
             hashtags = await _hashtags(request, query, limit, offset, signed_in=bool(viewer))
-    return web.json_response(
+    return json_response(
         {
             "accounts": await presenter.accounts(accounts),
             "statuses": await presenter.statuses(statuses),

@@ -28,6 +28,7 @@ from fedserver.appkeys import (
 )
 from fedserver.db import AccountRow, LocalUser, StatusRow, Window
 from fedserver.errors import FedError, Forbidden, UnprocessableEntity
+from fedserver.responses import json_response
 from fedserver.urls import LocalUrls
 from outbox.service import VISIBILITIES
 from outbox.text import extract_mentions
@@ -66,7 +67,7 @@ async def create_status(request: web.Request) -> web.Response:
         earlier = await store.idempotency.status_for(user.user.id, key, now - IDEMPOTENCY_WINDOW)
         status = await store.statuses.by_id(earlier) if earlier else None
         if status is not None and status.deleted_at is None:
-            return web.json_response(await presenter(request, user.account).status(status))
+            return json_response(await presenter(request, user.account).status(status))
     for unsupported, what in (
         ("media_ids", "media attachments"),
         ("poll", "polls"),
@@ -94,7 +95,7 @@ async def create_status(request: web.Request) -> web.Response:
     )
     if key:
         await store.idempotency.remember(user.user.id, key, status.id, now)
-    return web.json_response(await presenter(request, user.account).status(status))
+    return json_response(await presenter(request, user.account).status(status))
 
 
 async def _resolve_mentions(request: web.Request, text: str) -> list[AccountRow]:
@@ -113,7 +114,7 @@ async def _resolve_mentions(request: web.Request, text: str) -> list[AccountRow]
 async def get_status(request: web.Request) -> web.Response:
     viewer = await _viewer(request)
     status = await visible_status(request.app[store_key], viewer, request.match_info["id"])
-    return web.json_response(await presenter(request, viewer).status(status))
+    return json_response(await presenter(request, viewer).status(status))
 
 
 @routes.delete("/api/v1/statuses/{id}")
@@ -122,7 +123,7 @@ async def delete_status(request: web.Request) -> web.Response:
     entity = await presenter(request, user.account).status(status)
     entity["text"] = status.source_text or ""  # Mastodon returns the source for redrafting
     await request.app[outbox_key].delete(user.account, status)
-    return web.json_response(entity)
+    return json_response(entity)
 
 
 @routes.put("/api/v1/statuses/{id}")
@@ -140,7 +141,7 @@ async def edit_status(request: web.Request) -> web.Response:
         spoiler_text=params.string("spoiler_text", "", max_length=1000) or "",
         sensitive=bool(params.boolean("sensitive", status.sensitive)),
     )
-    return web.json_response(await presenter(request, user.account).status(edited))
+    return json_response(await presenter(request, user.account).status(edited))
 
 
 async def _own_status(request: web.Request) -> tuple[LocalUser, StatusRow]:
@@ -157,7 +158,7 @@ async def status_source(request: web.Request) -> web.Response:
     status = await visible_status(request.app[store_key], user.account, request.match_info["id"])
     if status.account_id != user.account.id:
         raise Forbidden("This action is not allowed")
-    return web.json_response(
+    return json_response(
         {
             "id": str(status.id),
             "text": status.source_text or "",
@@ -184,7 +185,7 @@ async def status_history(request: web.Request) -> web.Response:
             rendered["edited_at"] or rendered["created_at"],
         )
     )
-    return web.json_response(versions)
+    return json_response(versions)
 
 
 def _version(
@@ -223,7 +224,7 @@ async def status_context(request: web.Request) -> web.Response:
             if await can_see(store, viewer, reply):
                 descendants.append(reply)
                 queue.append(reply.id)
-    return web.json_response(
+    return json_response(
         {
             "ancestors": await present.statuses(ancestors[::-1]),
             "descendants": await present.statuses(descendants),
@@ -244,7 +245,7 @@ async def _act(request: web.Request, scope: str) -> tuple[LocalUser, StatusRow]:
 async def _answer(request: web.Request, user: LocalUser, status_id: int) -> web.Response:
     status = await request.app[store_key].statuses.by_id(status_id)
     assert status is not None
-    return web.json_response(await presenter(request, user.account).status(status))
+    return json_response(await presenter(request, user.account).status(status))
 
 
 @routes.post("/api/v1/statuses/{id}/favourite")
@@ -266,7 +267,7 @@ async def reblog(request: web.Request) -> web.Response:
     user, status = await _act(request, "write:statuses")
     wrapper = await request.app[outbox_key].reblog(user.account, status)
     # CLIENTS.md: the answer is the new wrapper status, with `reblog` set.
-    return web.json_response(await presenter(request, user.account).status(wrapper))
+    return json_response(await presenter(request, user.account).status(wrapper))
 
 
 @routes.post("/api/v1/statuses/{id}/unreblog")

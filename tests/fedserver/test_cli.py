@@ -356,3 +356,23 @@ def test_serve_turns_the_access_log_off_when_configured(
     assert code == 0, err
     [kwargs] = calls
     assert kwargs["access_log"] is expected
+
+
+def test_event_loop_choice() -> None:
+    from fedserver.cli import new_event_loop
+
+    plain = new_event_loop("asyncio")
+    try:
+        assert type(plain).__module__.startswith("asyncio")
+    finally:
+        plain.close()
+    auto = new_event_loop("auto")
+    try:
+        try:
+            import uvloop
+        except ImportError:
+            assert type(auto).__module__.startswith("asyncio")
+        else:
+            assert isinstance(auto, uvloop.Loop)
+    finally:
+        auto.close()

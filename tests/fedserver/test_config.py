@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,7 @@ def test_minimal_mapping_gets_documented_defaults() -> None:
     assert config.server.port == 8080
     assert config.server.serves_tls is False
     assert config.server.access_log is True
+    assert config.server.event_loop == "auto"
     assert config.database.path == Path("/var/lib/fedserver/db.sqlite3")
     assert config.limits == LimitsConfig()
     assert config.api == ApiConfig()
@@ -332,4 +334,25 @@ def test_source_url_must_be_a_url_or_empty() -> None:
         parse_config(minimal(instance={"domain": "example.com", "source_url": "ftp://x"}))
     assert caught.value.problems == [
         "instance.source_url: must be an http:// or https:// URL, or empty"
+    ]
+
+
+def test_event_loop_names_its_choices() -> None:
+    problems = problems_of(minimal(server={"event_loop": "trio"}))
+    assert len(problems) == 1
+    assert problems[0].startswith("server.event_loop:")
+    assert parse_config(minimal(server={"event_loop": "asyncio"})).server.event_loop == "asyncio"
+
+
+def test_event_loop_uvloop_requires_it_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "uvloop" else real_find_spec(name, *a),
+    )
+    problems = problems_of(minimal(server={"event_loop": "uvloop"}))
+    assert problems == [
+        "server.event_loop: uvloop is not installed (pip install 'fedserver[speedups]'),"
+        ' or use "auto"'
     ]

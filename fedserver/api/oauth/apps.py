@@ -17,6 +17,7 @@ from fedserver.api.scopes import DEFAULT_SCOPES, unknown_scopes
 from fedserver.appkeys import clock_key, ids_key, store_key
 from fedserver.db.oauth import OAuthApp
 from fedserver.errors import Unauthorized, UnprocessableEntity
+from fedserver.responses import json_response
 
 routes = ApiRoutes()
 
@@ -115,7 +116,7 @@ async def register_application(request: web.Request) -> web.Response:
         client_secret=client_secret,
         now=request.app[clock_key](),
     )
-    return web.json_response(app_entity(app, client_secret=client_secret))
+    return json_response(app_entity(app, client_secret=client_secret))
 
 
 @routes.get("/api/v1/apps/verify_credentials")
@@ -126,4 +127,4 @@ async def verify_app_credentials(request: web.Request) -> web.Response:
     app = await request.app[store_key].oauth.app_by_id(found.token.app_id)
     if app is None:
         raise Unauthorized("The access token is invalid")
-    return web.json_response(app_entity(app))
+    return json_response(app_entity(app))

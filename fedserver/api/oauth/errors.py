@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from fedserver.responses import json_response
+
 
 class OAuthError(Exception):
     """An RFC 6749 error, sent in Mastodon's shape `{"error", "error_description"}`."""
@@ -16,7 +18,7 @@ class OAuthError(Exception):
 
     def response(self) -> web.Response:
         return _no_store(
-            web.json_response(
+            json_response(
                 {"error": self.error, "error_description": self.description}, status=self.status
             )
         )

@@ -25,6 +25,7 @@ from fedserver.appkeys import clock_key, config_key, ids_key, store_key
 from fedserver.config import Config
 from fedserver.db.oauth import OAuthApp, secret_hash
 from fedserver.errors import FedError
+from fedserver.responses import json_response
 
 routes = ApiRoutes()
 
@@ -97,7 +98,7 @@ async def _issue(
         now=now,
         code=code,
     )
-    return _no_store(web.json_response(token_entity(token, scopes, now)))
+    return _no_store(json_response(token_entity(token, scopes, now)))
 
 
 def token_entity(token: str, scopes: str, now: datetime) -> dict[str, Any]:
@@ -218,7 +219,7 @@ async def revoke(request: web.Request) -> web.Response:
     except FedError as exc:
         return OAuthError("invalid_request", exc.detail).response()
     await request.app[store_key].oauth.revoke_token(value, app.id, request.app[clock_key]())
-    return _no_store(web.json_response({}))
+    return _no_store(json_response({}))
 
 
 # -- discovery ----------------------------------------------------------------------
@@ -236,7 +237,7 @@ async def authorization_server_metadata(request: web.Request) -> web.Response:
     """RFC 8414. URLs come from `base_url` (Mastodon.py wants https there)."""
     config = request.app[config_key]
     base = config.base_url
-    return web.json_response(
+    return json_response(
         {
             "issuer": f"{base}/",
             "service_documentation": "https://docs.joinmastodon.org/",
