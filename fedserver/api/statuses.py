@@ -17,7 +17,7 @@ from fedserver.api.paging import paged_response, read_page
 from fedserver.api.params import Params
 from fedserver.api.present import Presenter
 from fedserver.api.routing import ApiRoutes
-from fedserver.api.visibility import can_see, visible_status
+from fedserver.api.visibility import can_see, visible, visible_status
 from fedserver.appkeys import (
     clock_key,
     config_key,
@@ -220,10 +220,9 @@ async def status_context(request: web.Request) -> web.Response:
     descendants: list[StatusRow] = []
     queue = [status.id]
     while queue and len(descendants) < 200:
-        for reply in await store.timelines.replies(queue.pop(0)):
-            if await can_see(store, viewer, reply):
-                descendants.append(reply)
-                queue.append(reply.id)
+        for reply in await visible(store, viewer, await store.timelines.replies(queue.pop(0))):
+            descendants.append(reply)
+            queue.append(reply.id)
     return json_response(
         {
             "ancestors": await present.statuses(ancestors[::-1]),

@@ -10,7 +10,7 @@ from fedserver.api.paging import paged_response, read_page
 from fedserver.api.params import Params
 from fedserver.api.routing import ApiRoutes
 from fedserver.api.statuses import presenter
-from fedserver.api.visibility import can_see
+from fedserver.api.visibility import visible
 from fedserver.appkeys import store_key
 from fedserver.db import StatusRow
 
@@ -55,8 +55,7 @@ async def _statuses_response(
 ) -> web.Response:
     store = request.app[store_key]
     viewer = await store.accounts.by_id(viewer_id) if viewer_id is not None else None
-    visible = [s for s in statuses if await can_see(store, viewer, s)]
-    rendered = await presenter(request, viewer).statuses(visible)
+    rendered = await presenter(request, viewer).statuses(await visible(store, viewer, statuses))
     return paged_response(request, rendered, [s.id for s in statuses])
 
 
@@ -81,7 +80,7 @@ async def _edges_response(
 ) -> web.Response:
     store = request.app[store_key]
     viewer = await store.accounts.by_id(viewer_id)
-    visible = [s for _, s in edges if await can_see(store, viewer, s)]
-    rendered = await presenter(request, viewer).statuses(visible)
+    shown = await visible(store, viewer, [status for _, status in edges])
+    rendered = await presenter(request, viewer).statuses(shown)
     # Paged by the favourite's (bookmark's) id, as Mastodon does.
     return paged_response(request, rendered, [edge_id for edge_id, _ in edges])

@@ -66,13 +66,25 @@ def load_migrations() -> list[Migration]:
 
 
 def split_statements(script: str) -> list[str]:
-    """Split plain DDL on ';'. Migrations contain no triggers or string literals with ';'.
+    """Split a migration into statements, trigger bodies (BEGIN ... END;) kept whole.
 
     sqlite3's executescript() would COMMIT our open transaction first, so statements are
-    executed one by one inside it instead.
+    executed one by one inside it instead. `sqlite3.complete_statement` decides where
+    one ends, so a ';' inside a trigger body or a string does not split it.
     """
-    lines = [line for line in script.splitlines() if not line.lstrip().startswith("--")]
-    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+    statements: list[str] = []
+    pending: list[str] = []
+    for line in script.splitlines():
+        if not pending and (not line.strip() or line.lstrip().startswith("--")):
+            continue
+        pending.append(line)
+        text = "\n".join(pending)
+        if sqlite3.complete_statement(text):
+            statements.append(text.strip().rstrip(";").strip())
+            pending = []
+    if "\n".join(pending).strip():
+        statements.append("\n".join(pending).strip())
+    return statements
 
 
 class Transaction:

@@ -40,6 +40,16 @@ class Follows:
     def __init__(self, db: Database) -> None:
         self._db = db
 
+    async def accepted_targets(self, account_id: int, target_ids: Collection[int]) -> set[int]:
+        """Which of `target_ids` `account_id` follows, accepted (`get` for a page)."""
+        rows = await self._db.fetch_in(
+            "SELECT target_account_id FROM follows WHERE account_id = ? AND state = 'accepted'"
+            " AND target_account_id IN ({in})",
+            target_ids,
+            (account_id,),
+        )
+        return {row[0] for row in rows}
+
     async def get(self, account_id: int, target_account_id: int) -> FollowRow | None:
         row = await self._db.fetch_one(
             "SELECT * FROM follows WHERE account_id = ? AND target_account_id = ?",
@@ -116,7 +126,7 @@ class Follows:
     async def count_followers(self, account_id: int) -> int:
         return int(
             await self._db.fetch_value(
-                "SELECT count(*) FROM follows WHERE target_account_id = ? AND state = 'accepted'",
+                "SELECT coalesce(max(followers_count), 0) FROM account_stats WHERE account_id = ?",
                 (account_id,),
             )
         )
@@ -124,7 +134,7 @@ class Follows:
     async def count_following(self, account_id: int) -> int:
         return int(
             await self._db.fetch_value(
-                "SELECT count(*) FROM follows WHERE account_id = ? AND state = 'accepted'",
+                "SELECT coalesce(max(following_count), 0) FROM account_stats WHERE account_id = ?",
                 (account_id,),
             )
         )
@@ -327,6 +337,15 @@ class Blocks:
                 (account_id, target_account_id),
             )
         )
+
+    async def blockers_of(self, account_ids: Collection[int], target_account_id: int) -> set[int]:
+        """Which of `account_ids` block `target_account_id` (`is_blocked` for a page)."""
+        rows = await self._db.fetch_in(
+            "SELECT account_id FROM blocks WHERE target_account_id = ? AND account_id IN ({in})",
+            account_ids,
+            (target_account_id,),
+        )
+        return {row[0] for row in rows}
 
     async def window(self, account_id: int, window: Window) -> list[tuple[int, AccountRow]]:
         """(block id, blocked account), newest block first."""

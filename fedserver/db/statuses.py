@@ -128,7 +128,7 @@ class Statuses:
     async def count_by_account(self, account_id: int) -> int:
         return int(
             await self._db.fetch_value(
-                "SELECT count(*) FROM statuses WHERE account_id = ? AND deleted_at IS NULL",
+                "SELECT coalesce(max(statuses_count), 0) FROM account_stats WHERE account_id = ?",
                 (account_id,),
             )
         )
@@ -278,7 +278,7 @@ class Statuses:
 
     async def last_status_at(self, account_id: int) -> datetime | None:
         value = await self._db.fetch_value(
-            "SELECT max(created_at) FROM statuses WHERE account_id = ? AND deleted_at IS NULL",
+            "SELECT max(last_status_at) FROM account_stats WHERE account_id = ?",
             (account_id,),
         )
         return None if value is None else parse_isoformat(value)
@@ -301,6 +301,15 @@ class Statuses:
         for row in rows:
             found[row["status_id"]].append(row)
         return found
+
+    async def mentioning(self, status_ids: Collection[int], account_id: int) -> set[int]:
+        """Which of `status_ids` mention `account_id` (`mentioned_account_ids` for a page)."""
+        rows = await self._db.fetch_in(
+            "SELECT status_id FROM mentions WHERE account_id = ? AND status_id IN ({in})",
+            status_ids,
+            (account_id,),
+        )
+        return {row[0] for row in rows}
 
     async def mentioned_account_ids(self, status_id: int) -> list[int]:
         rows = await self._db.fetch_all(
