@@ -136,7 +136,8 @@ def test_migration_fills_the_counters_of_existing_data(tmp_path: Path) -> None:
         add_account(db, account_id)
     random_writes(db, random.Random(3), accounts, steps=120, first_id=1000)
     expected = db.execute(RECOUNT).fetchall()
-    assert any(row[1] for row in expected) and any(row[2] for row in expected)
+    assert any(row[1] for row in expected)
+    assert any(row[2] for row in expected)
     db.close()
 
     async def upgrade() -> None:
