@@ -9,7 +9,7 @@ the community OpenAPI schemas. Ids are strings (JavaScript clients lose precisio
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 from typing import Any
 
@@ -17,7 +17,13 @@ from fedserver.db import AccountRow, StatusRow
 
 
 def api_time(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    """Mastodon's timestamps: UTC, milliseconds, a Z ("2026-11-21T17:39:59.852Z")."""
+    text = moment.isoformat(timespec="milliseconds")
+    if text.endswith("+00:00"):
+        return text[:-6] + "Z"
+    if moment.tzinfo is None:
+        return text + "Z"
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
 @dataclass(frozen=True)
@@ -62,7 +68,7 @@ def account_entity(
         "followers_count": counts.followers,
         "following_count": counts.following,
         "statuses_count": counts.statuses,
-        "last_status_at": counts.last_status_at.strftime("%Y-%m-%d")
+        "last_status_at": counts.last_status_at.date().isoformat()
         if counts.last_status_at
         else None,
         "hide_collections": False,

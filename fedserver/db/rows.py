@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -65,42 +67,61 @@ class AccountRow:
 
     @classmethod
     def from_row(cls, row: Any, prefix: str = "") -> AccountRow:
-        def col(name: str) -> Any:
-            return row[prefix + name]
+        """The account in `row`, whose columns may carry a `prefix` (joins).
 
-        return cls(
-            id=col("id"),
-            username=col("username"),
-            domain=col("domain"),
-            uri=col("uri"),
-            url=col("url"),
-            inbox_url=col("inbox_url"),
-            shared_inbox_url=col("shared_inbox_url"),
-            outbox_url=col("outbox_url"),
-            followers_url=col("followers_url"),
-            following_url=col("following_url"),
-            featured_url=col("featured_url"),
-            actor_type=col("actor_type"),
-            display_name=col("display_name"),
-            summary=col("summary"),
-            avatar_url=col("avatar_url"),
-            header_url=col("header_url"),
-            manually_approves_followers=bool(col("manually_approves_followers")),
-            discoverable=bool(col("discoverable")),
-            indexable=bool(col("indexable")),
-            bot=bool(col("bot")),
-            also_known_as=tuple(json.loads(col("also_known_as"))),
-            fields=tuple(
-                ProfileField(str(f["name"]), str(f["value"])) for f in json.loads(col("fields"))
-            ),
-            moved_to_uri=col("moved_to_uri"),
-            public_key_id=col("public_key_id"),
-            public_key_pem=col("public_key_pem"),
-            created_at=parse_isoformat(col("created_at")),
-            updated_at=parse_isoformat(col("updated_at")),
-            fetched_at=_maybe_time(col("fetched_at")),
-            deleted_at=_maybe_time(col("deleted_at")),
-        )
+        The same row read again gives the same (immutable) object from a small cache:
+        a timeline page renders the same few authors on every request, and building an
+        AccountRow is ~35 us (29 named lookups, two JSON columns, a frozen dataclass).
+        """
+        if prefix:
+            values = {name: row[prefix + name] for name in _ACCOUNT_COLUMNS}
+            return _account_from_values(tuple(values.items()))
+        if isinstance(row, sqlite3.Row):
+            return _account_from_values(tuple(zip(row.keys(), row, strict=True)))
+        return _account_from_values(tuple((name, row[name]) for name in _ACCOUNT_COLUMNS))
+
+
+_ACCOUNT_COLUMNS = tuple(AccountRow.__dataclass_fields__)
+
+
+@functools.lru_cache(maxsize=4096)
+def _account_from_values(items: tuple[tuple[str, Any], ...]) -> AccountRow:
+    col = dict(items)
+    also_known_as = col["also_known_as"]
+    fields = col["fields"]
+    return AccountRow(
+        id=col["id"],
+        username=col["username"],
+        domain=col["domain"],
+        uri=col["uri"],
+        url=col["url"],
+        inbox_url=col["inbox_url"],
+        shared_inbox_url=col["shared_inbox_url"],
+        outbox_url=col["outbox_url"],
+        followers_url=col["followers_url"],
+        following_url=col["following_url"],
+        featured_url=col["featured_url"],
+        actor_type=col["actor_type"],
+        display_name=col["display_name"],
+        summary=col["summary"],
+        avatar_url=col["avatar_url"],
+        header_url=col["header_url"],
+        manually_approves_followers=bool(col["manually_approves_followers"]),
+        discoverable=bool(col["discoverable"]),
+        indexable=bool(col["indexable"]),
+        bot=bool(col["bot"]),
+        also_known_as=() if also_known_as == "[]" else tuple(json.loads(also_known_as)),
+        fields=()
+        if fields == "[]"
+        else tuple(ProfileField(str(f["name"]), str(f["value"])) for f in json.loads(fields)),
+        moved_to_uri=col["moved_to_uri"],
+        public_key_id=col["public_key_id"],
+        public_key_pem=col["public_key_pem"],
+        created_at=parse_isoformat(col["created_at"]),
+        updated_at=parse_isoformat(col["updated_at"]),
+        fetched_at=_maybe_time(col["fetched_at"]),
+        deleted_at=_maybe_time(col["deleted_at"]),
+    )
 
 
 @dataclass(frozen=True)
@@ -193,6 +214,10 @@ class StatusRow:
 
     @classmethod
     def from_row(cls, row: Any) -> StatusRow:
+        # One dict instead of ~20 lookups by name in a sqlite3.Row (each a linear search
+        # of its column names).
+        if isinstance(row, sqlite3.Row):
+            row = dict(zip(row.keys(), row, strict=True))
         return cls(
             id=row["id"],
             account_id=row["account_id"],
