@@ -7,6 +7,7 @@ account once.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -74,7 +75,11 @@ class Presenter:
         await self._load_accounts([account])
         return self._accounts[account.id]
 
-    async def _load_accounts(self, accounts: list[AccountRow]) -> None:
+    async def _load_accounts(
+        self,
+        accounts: list[AccountRow],
+        counts: dict[int, tuple[int, int, int, datetime | None]] | None = None,
+    ) -> None:
         """Render and cache the accounts not rendered yet, with the accounts they moved to:
         one query for the move targets per step of a chain of moves (none if nobody
         moved), then one for the counts of them all."""
@@ -97,7 +102,9 @@ class Presenter:
                 if target.id not in self._accounts and target.id not in pending:
                     pending[target.id] = target
                     frontier.append(target)
-        counts = await store.accounts.counts_for(list(pending))
+        counts = dict(counts or {})
+        if missing := [account_id for account_id in pending if account_id not in counts]:
+            counts.update(await store.accounts.counts_for(missing))
 
         def render(account: AccountRow, stack: frozenset[int]) -> dict[str, Any]:
             cached = self._accounts.get(account.id)
@@ -200,25 +207,45 @@ class Presenter:
             wanted = {s.reblog_of_id for s in found.values() if s.reblog_of_id is not None}
         rendered = {**originals, **known}
         ids = list(rendered)
-        authors = await store.accounts.by_ids(
-            {s.account_id for s in rendered.values()} | set(account_ids)
+        author_ids = {s.account_id for s in rendered.values()} | set(account_ids)
+        # Asked for in the same turn of the event loop, these reads make one trip to the
+        # database's thread (fedserver/db/database.py, _CoalescedReads): `gather` starts
+        # its tasks at once, so the two gathers' reads are asked for together.
+        reads = asyncio.gather(
+            store.accounts.by_ids(author_ids),
+            store.accounts.counts_for(author_ids - self._accounts.keys()),
+            store.statuses.parts_for(ids),
+            store.statuses.media_for(ids),
+            store.statuses.counts_for(ids),
         )
-        await self._load_accounts(list(authors.values()))
-        page = _Page(
-            statuses=rendered,
-            accounts=authors,
-            parts=await store.statuses.parts_for(ids),
-            media=await store.statuses.media_for(ids),
-            counts=await store.statuses.counts_for(ids),
+        flags = self._viewer_flags({s.reblog_of_id or s.id for s in rendered.values()})
+        (authors, account_counts, parts, media, counts), viewer_flags = await asyncio.gather(
+            reads, flags
         )
-        viewer = self.viewer
-        if viewer is not None:
-            targets = {s.reblog_of_id or s.id for s in rendered.values()}
-            page.favourited = await store.favourites.of(viewer.id, targets)
-            page.reblogged = await store.statuses.reblogged_by(viewer.id, targets)
-            page.bookmarked = await store.bookmarks.of(viewer.id, targets)
-            page.pinned = set(await store.pins.status_ids(viewer.id))
+        await self._load_accounts(list(authors.values()), account_counts)
+        page = _Page(statuses=rendered, accounts=authors, parts=parts, media=media, counts=counts)
+        page.favourited, page.reblogged, page.bookmarked, pinned = viewer_flags
+        page.pinned = set(pinned)
         return page
+
+    def _viewer_flags(
+        self, targets: set[int]
+    ) -> asyncio.Future[tuple[set[int], set[int], set[int], list[int]]]:
+        """Which of `targets` the viewer favourited, boosted, bookmarked and pinned
+        (nothing without a viewer), its reads started now."""
+        if self.viewer is None:
+            nothing: asyncio.Future[tuple[set[int], set[int], set[int], list[int]]]
+            nothing = asyncio.get_running_loop().create_future()
+            nothing.set_result((set(), set(), set(), []))
+            return nothing
+        store = self.store
+        viewer_id = self.viewer.id
+        return asyncio.gather(
+            store.favourites.of(viewer_id, targets),
+            store.statuses.reblogged_by(viewer_id, targets),
+            store.bookmarks.of(viewer_id, targets),
+            store.pins.status_ids(viewer_id),
+        )
 
     def _status(
         self, status: StatusRow, page: _Page, outer: frozenset[int] = frozenset()

@@ -122,6 +122,7 @@ class Database:
         self._writer = writer
         self._reader = reader
         self._write_lock = asyncio.Lock()
+        self._reads = _CoalescedReads(reader)
 
     @classmethod
     async def open(cls, path: Path) -> Database:
@@ -162,10 +163,10 @@ class Database:
     async def fetch_one(self, sql: str, params: Params = ()) -> Row | None:
         """The first row. Every row the query returns is read (see `_fetch_all`): meant
         for queries that return at most one row (a key lookup, an aggregate, LIMIT 1)."""
-        return _first(await _fetch_all(self._reader, sql, params))
+        return _first(await self._reads.fetch_all(sql, params))
 
     async def fetch_all(self, sql: str, params: Params = ()) -> list[Row]:
-        return await _fetch_all(self._reader, sql, params)
+        return await self._reads.fetch_all(sql, params)
 
     async def fetch_value(self, sql: str, params: Params = ()) -> Any:
         row = await self.fetch_one(sql, params)
@@ -187,7 +188,7 @@ class Database:
         for start in range(0, len(unique), IN_CHUNK):
             chunk = unique[start : start + IN_CHUNK]
             statement = sql.replace("{in}", ", ".join("?" * len(chunk)))
-            found += await _fetch_all(self._reader, statement, (*params, *chunk * lists))
+            found += await self._reads.fetch_all(statement, (*params, *chunk * lists))
         return found
 
     # -- migrations ------------------------------------------------------------------
@@ -247,6 +248,77 @@ async def _fetch_all(connection: aiosqlite.Connection, sql: str, params: Params)
     statement runs to its end, so it is reset and holds no lock afterwards.
     """
     return list(await connection.execute_fetchall(sql, params))
+
+
+class _CoalescedReads:
+    """Reads on the reader connection, those asked for in the same turn of the event loop
+    sent to its thread together: one trip (a queue hand-off, a wake-up of the thread and
+    one of the loop) for all of them instead of one each.
+
+    Reads asked for one after another still take a trip each; reads made concurrently
+    (`asyncio.gather` in the presenter, or different requests in flight at once) share
+    one. Each read gets its own rows or its own exception.
+    """
+
+    def __init__(self, connection: aiosqlite.Connection) -> None:
+        self._connection = connection
+        self._pending: list[tuple[str, Params, asyncio.Future[list[Row]]]] = []
+
+    def fetch_all(self, sql: str, params: Params) -> asyncio.Future[list[Row]]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[list[Row]] = loop.create_future()
+        if not self._pending:
+            loop.call_soon(self._flush)
+        self._pending.append((sql, params, future))
+        return future
+
+    def _flush(self) -> None:
+        batch, self._pending = self._pending, []
+        statements = [(sql, params) for sql, params, _ in batch]
+        futures = [future for _, _, future in batch]
+        task = asyncio.ensure_future(_fetch_batch(self._connection, statements))
+        task.add_done_callback(lambda done: _settle(done, futures))
+
+
+def _settle(done: asyncio.Future[list[list[Row] | Exception]], futures: list[Any]) -> None:
+    if done.cancelled() or done.exception() is not None:
+        error = asyncio.CancelledError() if done.cancelled() else done.exception()
+        for future in futures:
+            if not future.done():
+                future.set_exception(error)
+        return
+    for future, result in zip(futures, done.result(), strict=True):
+        if future.done():  # its caller was cancelled meanwhile
+            continue
+        if isinstance(result, Exception):
+            future.set_exception(result)
+        else:
+            future.set_result(result)
+
+
+async def _fetch_batch(
+    connection: aiosqlite.Connection, statements: list[tuple[str, Params]]
+) -> list[list[Row] | Exception]:
+    """Run several read statements in one trip to the connection's thread.
+
+    aiosqlite has no public call for "run this function on your thread"; `_execute` is
+    that call (pinned: aiosqlite < 0.23 in pyproject.toml, and tests/fedserver/test_db.py
+    covers this path).
+    """
+    return await connection._execute(_read_statements, connection, statements)  # type: ignore[no-untyped-call,no-any-return]
+
+
+def _read_statements(
+    connection: aiosqlite.Connection, statements: list[tuple[str, Params]]
+) -> list[list[Row] | Exception]:
+    raw: sqlite3.Connection = connection._conn
+    results: list[list[Row] | Exception] = []
+    for sql, params in statements:
+        try:
+            results.append(raw.execute(sql, params).fetchall())
+        except Exception as exc:  # handed to that statement's caller
+            results.append(exc)
+    return results
 
 
 def _first(rows: list[Row]) -> Row | None:

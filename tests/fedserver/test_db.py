@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import re
 import sqlite3
@@ -273,3 +274,37 @@ async def test_update_profile_changes_only_the_given_columns(tmp_path: Path) -> 
         assert account.updated_at == now
     finally:
         await store.close()
+
+
+async def test_reads_asked_for_together_share_one_trip_and_keep_their_own_errors(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """fedserver/db/database.py, _CoalescedReads: concurrent reads make one trip to the
+    reader's thread; a failing statement fails only its own caller."""
+    from fedserver.db import database as database_module
+
+    trips: list[int] = []
+    real_batch = database_module._fetch_batch
+
+    async def counted(connection: object, statements: list[tuple[str, object]]) -> object:
+        trips.append(len(statements))
+        return await real_batch(connection, statements)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(database_module, "_fetch_batch", counted)
+    db = store.db
+    results = await asyncio.gather(
+        db.fetch_value("SELECT 1"),
+        db.fetch_all("SELECT ? + 1", (41,)),
+        db.fetch_one("SELECT * FROM no_such_table"),
+        db.fetch_in("SELECT value FROM json_each(?) WHERE value IN ({in})", [2, 3], ("[1,2,3]",)),
+        return_exceptions=True,
+    )
+    assert trips == [4]
+    assert results[0] == 1
+    assert [tuple(row) for row in results[1]] == [(42,)]  # type: ignore[union-attr]
+    assert isinstance(results[2], sqlite3.OperationalError)
+    assert sorted(row[0] for row in results[3]) == [2, 3]  # type: ignore[union-attr]
+    # One after another: a trip each, as before.
+    assert await db.fetch_value("SELECT 2") == 2
+    assert await db.fetch_value("SELECT 3") == 3
+    assert trips == [4, 1, 1]
