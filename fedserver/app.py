@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from aiohttp import web
 from aiohttp.abc import AbstractResolver
@@ -29,6 +29,7 @@ from fedserver import __version__, pages
 from fedserver.api.cors import cors_middleware
 from fedserver.api.ratelimit import rate_limit_middleware
 from fedserver.api.setup import add_api
+from fedserver.api.statuses import IDEMPOTENCY_WINDOW
 from fedserver.appkeys import (
     clock_key,
     config_key,
@@ -43,11 +44,12 @@ from fedserver.appkeys import (
     local_keys_key,
     outbox_key,
     remote_actors_key,
+    retention_key,
     store_key,
     templates_key,
 )
 from fedserver.config import Config
-from fedserver.db import Store
+from fedserver.db import RetentionPolicy, Store
 from fedserver.domains import DomainPolicy
 from fedserver.http import FetchPolicy, http_ctx
 from fedserver.ids import Clock, IdGenerator, utc_now
@@ -56,6 +58,7 @@ from fedserver.keypairs import LocalKeys, generate_keypairs, signing_keys_from
 from fedserver.keyresolver import KeyResolver
 from fedserver.localactors import LocalActors
 from fedserver.middleware import error_middleware, trusted_proxy_middleware
+from fedserver.retention import Pruner
 from fedserver.signing import make_signer
 from fedserver.urls import LocalUrls
 from inbox.context import FetchBudget, InboxContext
@@ -93,6 +96,7 @@ def create_app(
     app.cleanup_ctx.append(key_resolver_ctx)
     app.cleanup_ctx.append(federation_ctx)
     app.cleanup_ctx.append(outbox.worker.delivery_worker_ctx)
+    app.cleanup_ctx.append(retention_ctx)
 
     app.add_routes(pages.routes)
     app.add_routes(webfinger.views.routes)
@@ -121,6 +125,42 @@ def fetch_policy(config: Config) -> FetchPolicy:
         max_document_bytes=federation.max_fetched_document_bytes,
         user_agent=f"fedserver/{__version__} (+{config.base_url}/)",
     )
+
+
+def retention_policy(config: Config) -> RetentionPolicy:
+    """`[retention]` as the data layer takes it (0 days: kept forever)."""
+    retention = config.retention
+
+    def days(count: int) -> timedelta | None:
+        return timedelta(days=count) if count else None
+
+    return RetentionPolicy(
+        delivered=days(retention.delivered_days),
+        failed=days(retention.failed_days),
+        inbox_processed=days(retention.inbox_processed_days),
+        inbox_dead=days(retention.inbox_dead_days),
+        oauth_codes=days(retention.oauth_codes_days),
+        # Past its window a key answers nothing: not worth a setting.
+        idempotency_keys=IDEMPOTENCY_WINDOW,
+        batch_size=retention.batch_size,
+    )
+
+
+async def retention_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Prune finished queue rows every `retention.interval_minutes` (0: never here)."""
+    pruner = Pruner(app[store_key], retention_policy(app[config_key]), app[clock_key])
+    app[retention_key] = pruner
+    interval = app[config_key].retention.interval_minutes * 60
+    if not interval:
+        yield
+        return
+    task = asyncio.create_task(pruner.run_forever(interval), name="retention")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 async def store_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -21,6 +21,7 @@ from fedserver.instance_actor import InstanceActor
 from fedserver.keypairs import LocalKeys
 from fedserver.keyresolver import KeyResolver
 from fedserver.localactors import LocalActors
+from fedserver.retention import Pruner
 
 if TYPE_CHECKING:  # these live in feature packages; the core only names their types
     from actors.remote import RemoteActors
@@ -43,3 +44,4 @@ local_actors_key = web.AppKey("local_actors", LocalActors)
 remote_actors_key: web.AppKey[RemoteActors] = web.AppKey("remote_actors")
 inbox_worker_key: web.AppKey[InboxWorker] = web.AppKey("inbox_worker")
 outbox_key: web.AppKey[Outbox] = web.AppKey("outbox")
+retention_key = web.AppKey("retention", Pruner)

@@ -13,6 +13,7 @@ import logging
 import os
 import ssl
 import sys
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
@@ -21,9 +22,9 @@ from aiohttp.log import access_logger
 
 from actors.service import create_user, existing_user
 from fedserver import __version__, cli_federation
-from fedserver.app import create_app
+from fedserver.app import create_app, retention_policy
 from fedserver.config import Config, ConfigError, EventLoop, config_path_from, load_config
-from fedserver.db import Store
+from fedserver.db import PruneReport, Store
 from fedserver.errors import FedError
 from fedserver.ids import IdGenerator, isoformat, utc_now
 from fedserver.passwords import generate_password
@@ -74,6 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     deliveries.add_argument(
         "--status", type=int, metavar="ID", help="one line per inbox for the local status ID"
+    )
+    commands.add_parser(
+        "prune",
+        help="delete finished queue rows older than [retention] says (safe while serving)",
     )
     return parser
 
@@ -129,6 +134,8 @@ def run_command(args: argparse.Namespace, config: Config) -> int:
         return cli_federation.run(args, config)
     if args.command == "deliveries":
         return deliveries_command(args, config)
+    if args.command == "prune":
+        return prune_command(config)
     raise AssertionError(f"unhandled command {args.command}")  # argparse prevents this
 
 
@@ -316,4 +323,46 @@ def reports_command(config: Config) -> int:
 
     lines = with_store(config, load)
     print("\n".join(lines) if lines else "no open reports")
+    return 0
+
+
+#: `fedserver prune` prints a progress line per step every this many deleted rows.
+PRUNE_PROGRESS_ROWS = 10_000
+
+
+def prune_command(config: Config) -> int:
+    """`fedserver prune`: what the server's periodic prune does, now, with progress."""
+    policy = retention_policy(config)
+    print(f"pruning {config.database.path} ({policy.describe()})", flush=True)
+    shown: dict[str, int] = {}
+
+    def progress(step: str, deleted: int) -> None:
+        # Every PRUNE_PROGRESS_ROWS rows of a long step, so a large backlog shows movement.
+        if deleted - shown.get(step, 0) >= PRUNE_PROGRESS_ROWS:
+            shown[step] = deleted
+            print(f"  {step}: {deleted:,} deleted so far", flush=True)
+
+    async def prune(store: Store) -> tuple[PruneReport, bool, int]:
+        report = await store.retention.prune(policy, utc_now(), progress)
+        return report, await store.retention.checkpoint(), await store.retention.free_bytes()
+
+    started = time.monotonic()
+    report, truncated, free = with_store(config, prune)
+    for step, deleted in report.deleted.items():
+        print(f"  {step}: {deleted:,} deleted")
+    print(
+        f"deleted {report.total:,} rows in {time.monotonic() - started:.1f} s"
+        f" ({report.batches:,} batches, the longest held the writer"
+        f" {report.longest_batch_seconds * 1000:.1f} ms)"
+    )
+    print(
+        "write-ahead log truncated"
+        if truncated
+        else "write-ahead log in use by another connection: it is truncated next time"
+    )
+    if free >= 64 * 1024 * 1024:
+        print(
+            f"{free / 2**20:,.0f} MiB of the file is free space that new rows reuse; to give it"
+            " back to the disk, stop the server and run VACUUM (see the README)"
+        )
     return 0

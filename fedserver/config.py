@@ -152,9 +152,15 @@ class DeliveryConfig:
     enabled: bool = True
     #: Attempts before a delivery is given up (16 span about 2-3 days, as Mastodon).
     max_attempts: int = 16
-    #: POSTs in flight at once, and per remote host.
+    #: Attempts before a delivery answered 401 (our signature refused) is given up.
+    unauthorized_max_attempts: int = 3
+    #: POSTs in flight at once, and per remote host (1: one connection per host).
     concurrency: int = 32
-    per_host_concurrency: int = 4
+    per_host_concurrency: int = 1
+    #: Seconds a connection to a remote host may take to open.
+    connect_timeout_seconds: float = 5.0
+    #: A POST unanswered after this long stops counting against `concurrency`.
+    slow_after_seconds: float = 2.0
     #: Deliveries the worker keeps claimed in memory.
     claim_window: int = 256
     #: How often an idle worker looks for due deliveries, in seconds.
@@ -171,6 +177,26 @@ class DeliveryConfig:
 
 
 @dataclass(frozen=True)
+class RetentionConfig:
+    """How long finished queue rows are kept (`fedserver prune` and the server's task).
+    Every `*_days` key: 0 keeps those rows forever."""
+
+    #: Minutes between prunes in the server; 0: only `fedserver prune` prunes.
+    interval_minutes: float = 60.0
+    #: Rows deleted per transaction: the database's writer is held for one batch.
+    batch_size: int = 1000
+    #: Delivered deliveries, and failed or skipped ones, after they ended.
+    delivered_days: int = 7
+    failed_days: int = 30
+    #: Processed (done, ignored) and dead-lettered inbox items, after they arrived. The
+    #: item is what refuses a redelivered activity; it is kept at least a day anyway.
+    inbox_processed_days: int = 7
+    inbox_dead_days: int = 30
+    #: OAuth authorization codes, after they expired.
+    oauth_codes_days: int = 7
+
+
+@dataclass(frozen=True)
 class Config:
     instance: InstanceConfig
     database: DatabaseConfig
@@ -180,6 +206,7 @@ class Config:
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
     delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
     #: Where the config came from, for messages.
     source: str = "<mapping>"
 
@@ -301,6 +328,12 @@ def _positive(value: float) -> str | None:
     return None if value > 0 else "must be greater than 0"
 
 
+#: [delivery] durations that cannot be 0 (the others may: 0 s of grace, no cool-off).
+_POSITIVE_DELIVERY_SECONDS = frozenset(
+    {"poll_seconds", "connect_timeout_seconds", "slow_after_seconds"}
+)
+
+
 def _not_negative_number(value: float) -> str | None:
     return None if value >= 0 else "must be 0 or more"
 
@@ -377,6 +410,7 @@ def parse_config(
         "limits",
         "api",
         "delivery",
+        "retention",
     }
     for name in sorted(set(data) - sections):
         problems.append(f"[{name}]: unknown section")
@@ -509,9 +543,37 @@ def parse_config(
             delivery_values[name] = r.boolean(name, default)
         elif isinstance(default, int):
             delivery_values[name] = r.integer(name, default, check=_positive)
+        elif name in _POSITIVE_DELIVERY_SECONDS:
+            delivery_values[name] = r.number(name, default, check=_positive)
         else:
             delivery_values[name] = r.number(name, default, check=_not_negative_number)
     delivery = DeliveryConfig(**delivery_values)
+    r.finish()
+
+    # [retention]
+    r = section("retention")
+    retention_defaults = RetentionConfig()
+
+    def _days(value: int) -> str | None:
+        return None if value >= 0 else "must be 0 (keep forever) or more days"
+
+    retention = RetentionConfig(
+        interval_minutes=r.number(
+            "interval_minutes",
+            retention_defaults.interval_minutes,
+            check=lambda value: None if value >= 0 else "must be 0 (off) or more minutes",
+        ),
+        batch_size=r.integer(
+            "batch_size",
+            retention_defaults.batch_size,
+            check=lambda value: None if 1 <= value <= 100_000 else "must be 1 to 100000 rows",
+        ),
+        **{
+            name: r.integer(name, default, check=_days)
+            for name, default in retention_defaults.__dict__.items()
+            if name.endswith("_days")
+        },
+    )
     r.finish()
 
     if problems:
@@ -545,6 +607,7 @@ def parse_config(
         ),
         api=api,
         delivery=delivery,
+        retention=retention,
         federation=federation,
         limits=limits,
         source=source,

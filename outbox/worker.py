@@ -70,6 +70,10 @@ SIGNER_CACHE_SIZE = 1024
 FAILURE_DAY_MEMORY = 10_000
 #: After waking, wait this long so completions close together share one claim query.
 COALESCE_SECONDS = 0.01
+#: How long the first finished delivery waits for others to share its transaction.
+COMMIT_LINGER_SECONDS = 0.025
+#: Slow POSTs (see `slow_after_seconds`) allowed per slot of `concurrency`.
+SLOW_PER_SLOT = 3
 #: Claimed rows kept ready per host, as a multiple of the per-host concurrency.
 READY_PER_HOST_FACTOR = 4
 
@@ -79,13 +83,16 @@ class SenderUnavailable(Exception):
 
 
 class _GroupCommit:
-    """Writes attempt results in batches: every result submitted while a write is under
-    way goes into the next one, so N POSTs finishing together cost one transaction, not
-    N (the per-row transaction was half the worker's CPU). `submit` returns once its
-    result is committed, or raises what the write raised."""
+    """Writes attempt results in batches: the first result waits `linger` seconds for
+    others, and every result submitted while a write is under way goes into the next
+    one, so N POSTs finishing close together cost one transaction, not N (the per-row
+    transaction was half the worker's CPU). `submit` returns once its result is
+    committed, or raises what the write raised. The wait costs no throughput: the
+    worker frees a row's slot before submitting its result."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, linger: float = 0.0) -> None:
         self._store = store
+        self._linger = linger
         self._pending: list[tuple[AttemptResult, datetime, asyncio.Future[None]]] = []
         self._task: asyncio.Task[None] | None = None
 
@@ -103,6 +110,8 @@ class _GroupCommit:
 
     async def _write(self) -> None:
         try:
+            if self._linger:
+                await asyncio.sleep(self._linger)
             while self._pending:
                 batch, self._pending = self._pending, []
                 try:
@@ -164,16 +173,31 @@ class DeliveryWorker:
             timedelta(seconds=self.settings.breaker_cool_off_seconds),
         )
         self._ready_per_host = self.settings.per_host_concurrency * READY_PER_HOST_FACTOR
-        self._results = _GroupCommit(store)
+        # Slow POSTs (unanswered after `slow_after_seconds`) leave the global count, up
+        # to SLOW_PER_SLOT x `concurrency` of them, and never past 3/4 of the client's
+        # connection pool (the rest stays for fetches): a POST waiting for a pooled
+        # connection would spend its deadline waiting.
+        concurrency = self.settings.concurrency
+        pool = (3 * http.policy.max_connections) // 4
+        self._max_slow = max(0, min(SLOW_PER_SLOT * concurrency, pool - concurrency))
+        self._results = _GroupCommit(store, COMMIT_LINGER_SECONDS)
         self._signers: OrderedDict[int | None, Signer] = OrderedDict()
         self._signer_lock = asyncio.Lock()
         self._bodies: OrderedDict[int, bytes] = OrderedDict()
         #: Claimed rows not started yet, per host, and their ids.
         self._ready: dict[str, deque[_Ready]] = {}
         self._ready_ids: set[int] = set()
-        #: Rows being delivered now, by id, with their host; and in-flight POSTs per host.
+        #: Rows being delivered, by id, with their host, until their outcome is committed;
+        #: those whose POST is under way; and POSTs under way per host.
         self._in_flight: dict[int, str] = {}
+        self._posting: dict[int, str] = {}
         self._host_load: Counter[str] = Counter()
+        #: In-flight rows found slow (they no longer count against `concurrency`), and
+        #: the timers that will look at the others.
+        self._slow: set[int] = set()
+        self._slow_timers: dict[int, asyncio.TimerHandle] = {}
+        #: Ready rows being postponed with their host's failure, until that is committed.
+        self._settling: set[int] = set()
         #: Rows finished while a claim was reading: its snapshot may predate their
         #: outcome, so they must not be claimed again from it.
         self._finished_while_claiming: set[int] | None = None
@@ -247,6 +271,15 @@ class DeliveryWorker:
     def in_flight(self) -> int:
         return len(self._in_flight)
 
+    @property
+    def slow(self) -> int:
+        """In-flight POSTs unanswered for `slow_after_seconds` (outside `concurrency`)."""
+        return len(self._slow)
+
+    def _active(self) -> int:
+        """POSTs under way that count against `concurrency`."""
+        return len(self._posting) - len(self._slow)
+
     async def _run(self) -> None:
         while not self._stopping:
             self._wake.clear()
@@ -274,25 +307,20 @@ class DeliveryWorker:
             full = [
                 host for host, queue in self._ready.items() if len(queue) >= self._ready_per_host
             ]
-            window = room + len(self._in_flight) + len(self._ready_ids)
+            held = [*self._in_flight, *self._ready_ids, *self._settling]
             self._finished_while_claiming = set()
             try:
-                due = await self._store.deliveries.due(now, window, exclude_hosts=full)
-                handled = await self._take(due, window, room, full, now)
+                due = await self._store.deliveries.due(
+                    now, room, exclude_hosts=full, exclude_ids=held
+                )
+                handled = await self._take(due, room, full, now)
             finally:
                 self._finished_while_claiming = None
             self._start_ready(clock)
             return handled
 
-    async def _take(
-        self,
-        due: list[DueDelivery],
-        window: int,
-        room: int,
-        full: list[str],
-        now: datetime,
-    ) -> int:
-        self._more_due = len(due) == window
+    async def _take(self, due: list[DueDelivery], room: int, full: list[str], now: datetime) -> int:
+        self._more_due = len(due) == room
         # Hosts left out of this claim are assumed to have more rows due.
         self._hosts_with_more = set(full)
         finished = self._finished_while_claiming or set()
@@ -301,6 +329,7 @@ class DeliveryWorker:
             for row in due
             if row.id not in self._in_flight
             and row.id not in self._ready_ids
+            and row.id not in self._settling
             and row.id not in finished
         ]
         if not rows:
@@ -349,34 +378,81 @@ class DeliveryWorker:
         settings = self.settings
         now = clock()
         for host in list(self._ready):
-            if len(self._in_flight) >= settings.concurrency:
+            if self._active() >= settings.concurrency:
                 break
+            if self._host_load[host] >= settings.per_host_concurrency:
+                continue  # busy: the common case with one connection per host
             queue = self._ready[host]
             limit = self.breakers.host_limit(host, now, settings.per_host_concurrency)
-            while (
-                queue
-                and self._host_load[host] < limit
-                and len(self._in_flight) < settings.concurrency
-            ):
+            started = False
+            while queue and self._host_load[host] < limit and self._active() < settings.concurrency:
                 item = queue.popleft()
                 self._ready_ids.discard(item.row.id)
                 self._start(item, clock)
+                started = True
+            # Claim more when a host with rows left runs low.
+            if (
+                started
+                and host in self._hosts_with_more
+                and len(queue) <= self._ready_per_host // 2
+            ):
+                self._wake.set()
             if not queue:
                 del self._ready[host]
-        # Claim more when the buffers run low, overall or for a host with rows left.
-        if (self._more_due and len(self._ready_ids) < settings.concurrency) or any(
-            len(self._ready.get(host, ())) <= self._ready_per_host // 2
-            for host in self._hosts_with_more
-        ):
+        # Claim more when the buffers run low overall.
+        if self._more_due and len(self._ready_ids) < settings.concurrency:
             self._wake.set()
 
     def _start(self, item: _Ready, clock: Callable[[], datetime]) -> None:
         row = item.row
         self._in_flight[row.id] = row.host
+        self._posting[row.id] = row.host
         self._host_load[row.host] += 1
         task = asyncio.create_task(self._deliver(row, item.body, clock), name=f"delivery-{row.id}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        self._watch_slow(row.id, clock)
+
+    def _watch_slow(self, row_id: int, clock: Callable[[], datetime]) -> None:
+        self._slow_timers[row_id] = asyncio.get_running_loop().call_later(
+            self.settings.slow_after_seconds, self._found_slow, row_id, clock
+        )
+
+    def _found_slow(self, row_id: int, clock: Callable[[], datetime]) -> None:
+        """A POST is still unanswered after `slow_after_seconds` (a dead host accepting
+        and never answering, say): it stops counting against `concurrency`, so another
+        row may start. When `_max_slow` are slow already it keeps its slot, and is looked
+        at again after as long."""
+        self._slow_timers.pop(row_id, None)
+        if row_id not in self._posting:
+            return
+        if len(self._slow) < self._max_slow:
+            self._slow.add(row_id)
+            self._start_ready(clock)
+        else:
+            self._watch_slow(row_id, clock)
+
+    def _hold_ready(self, host: str) -> list[int]:
+        """Take the host's unstarted rows out of the ready buffer, held (no claim reads
+        them) until `_postpone_held` has moved them."""
+        ids = [item.row.id for item in self._ready.pop(host, ())]
+        self._ready_ids.difference_update(ids)
+        self._settling.update(ids)
+        return ids
+
+    async def _postpone_held(
+        self, ids: list[int], next_at: datetime, reason: str, now: datetime
+    ) -> None:
+        """Move held rows to `next_at`, without counting an attempt: rescheduled
+        together, after one attempt that got no answer."""
+        try:
+            await self._store.deliveries.postpone(
+                ids, next_at=next_at, error=f"not tried: another delivery got {reason}", now=now
+            )
+        finally:
+            self._settling.difference_update(ids)
+            if self._finished_while_claiming is not None:
+                self._finished_while_claiming.update(ids)
 
     def _drop_ready(self, host: str) -> None:
         """Forget a host's unstarted rows (its breaker opened, or it became unavailable);
@@ -400,52 +476,76 @@ class DeliveryWorker:
     # -- delivering ------------------------------------------------------------------
 
     async def _deliver(self, row: DueDelivery, body: bytes, clock: Callable[[], datetime]) -> None:
-        """POST one row and record the outcome; never raises (but can be cancelled)."""
+        """POST one row and record the outcome; never raises (but can be cancelled).
+
+        Its slot (global and per host) is given back as soon as the POST is answered,
+        so the next row starts while this outcome waits for its group commit; the row
+        stays held (no claim reads it) until the outcome is committed."""
         try:
             try:
                 signer = await self._signer_for(row.sender_account_id)
             except SenderUnavailable as exc:
+                self._release_slot(row, clock)
                 await self._store.deliveries.mark_failed(
                     row.id, reason=str(exc), status=None, error=None, now=clock(), attempted=False
                 )
                 return
             try:
-                result = await self._http.post_activity(row.inbox_url, body, signer=signer)
+                result = await self._http.post_activity(
+                    row.inbox_url,
+                    body,
+                    signer=signer,
+                    connect_timeout=self.settings.connect_timeout_seconds,
+                )
             except FetchError as exc:
                 outcome = classify_error(exc)
             else:
                 outcome = classify(result)
-            await self._record(row, outcome, clock())
+            now = clock()
+            attempt = self._attempt_result(row, outcome, now)
+            # No answer at all: the host's other ready rows would fare no better. They
+            # wait with this one (taken before the slot is free for them to start).
+            no_answer = outcome.host_failure and outcome.status is None
+            waiting = self._hold_ready(row.host) if no_answer else []
+            self._count_for_breaker(row.host, outcome, now)
+            self._release_slot(row, clock)
+            await self._record(row, outcome, attempt, waiting, now)
         except Exception:
             log.exception(
                 "delivery worker: delivering %s to %s failed", row.activity_id, row.inbox_url
             )
+            self._release_slot(row, clock)
             await self._retry_after_bug(row, clock())
         finally:
+            self._release_slot(row, clock)
             del self._in_flight[row.id]
             if self._finished_while_claiming is not None:
                 self._finished_while_claiming.add(row.id)
-            self._host_load[row.host] -= 1
-            if self._host_load[row.host] <= 0:
-                del self._host_load[row.host]
-            self._start_ready(clock)
 
-    async def _record(self, row: DueDelivery, outcome: Outcome, now: datetime) -> None:
-        """Update host health, then store the row's outcome; returns once committed (the
-        row counts as in flight until then, so no claim can read it as still pending)."""
-        if outcome.host_failure:
-            await self._host_failed(row.host, now)
-        else:
-            self.breakers.record_success(row.host)
-        if outcome.verdict is Verdict.DELIVERED:
-            await self._results.submit(AttemptResult(row.id, "delivered", outcome.status), now)
-            await self._host_succeeded(row.host)
-            log.debug("delivered %s to %s", row.activity_id, row.inbox_url)
+    def _release_slot(self, row: DueDelivery, clock: Callable[[], datetime]) -> None:
+        """The row's POST is over: free its global and per-host slot, start what may
+        start (once per row; later calls do nothing)."""
+        if self._posting.pop(row.id, None) is None:
             return
+        self._slow.discard(row.id)
+        timer = self._slow_timers.pop(row.id, None)
+        if timer is not None:
+            timer.cancel()
+        self._host_load[row.host] -= 1
+        if self._host_load[row.host] <= 0:
+            del self._host_load[row.host]
+        self._start_ready(clock)
+
+    def _attempt_result(self, row: DueDelivery, outcome: Outcome, now: datetime) -> AttemptResult:
+        """What to store for the row: delivered, retried at a time, or failed."""
+        if outcome.verdict is Verdict.DELIVERED:
+            return AttemptResult(row.id, "delivered", outcome.status)
         attempts = row.attempts + 1
         if outcome.verdict is Verdict.GIVE_UP:
             reason = outcome.reason
-        elif attempts >= self.settings.max_attempts:
+        elif attempts >= self.settings.max_attempts or (
+            outcome.status == 401 and attempts >= self.settings.unauthorized_max_attempts
+        ):
             reason = f"gave up after {attempts} attempts: {outcome.reason}"
         else:
             delay = next_attempt_delay(
@@ -454,20 +554,41 @@ class DeliveryWorker:
                 retry_after=outcome.retry_after,
                 retry_after_cap=self.settings.retry_after_cap_seconds,
             )
-            retry = AttemptResult(
+            return AttemptResult(
                 row.id,
                 "pending",
                 outcome.status,
                 error=outcome.reason,
                 next_attempt_at=now + timedelta(seconds=delay),
             )
-            await self._results.submit(retry, now)
-            return
-        failure = AttemptResult(
-            row.id, "failed", outcome.status, error=outcome.reason, reason=reason
-        )
-        await self._results.submit(failure, now)
-        log.info("delivery of %s to %s failed: %s", row.activity_id, row.inbox_url, reason)
+        return AttemptResult(row.id, "failed", outcome.status, error=outcome.reason, reason=reason)
+
+    async def _record(
+        self,
+        row: DueDelivery,
+        outcome: Outcome,
+        attempt: AttemptResult,
+        waiting: list[int],
+        now: datetime,
+    ) -> None:
+        """Update host health, postpone the `waiting` rows of its host, then store the
+        row's outcome; returns once committed (the row is held until then, so no claim
+        can read it as still pending)."""
+        if outcome.host_failure:
+            await self._host_failed(row.host, now)
+        if waiting:
+            next_at = attempt.next_attempt_at or now + timedelta(
+                seconds=next_attempt_delay(1, self._rng)
+            )
+            await self._postpone_held(waiting, next_at, outcome.reason, now)
+        await self._results.submit(attempt, now)
+        if attempt.state == "delivered":
+            await self._host_succeeded(row.host)
+            log.debug("delivered %s to %s", row.activity_id, row.inbox_url)
+        elif attempt.state == "failed":
+            log.info(
+                "delivery of %s to %s failed: %s", row.activity_id, row.inbox_url, attempt.reason
+            )
 
     async def _retry_after_bug(self, row: DueDelivery, now: datetime) -> None:
         """An unexpected error (a bug, a database hiccup): try the row again later rather
@@ -486,14 +607,21 @@ class DeliveryWorker:
 
     # -- host health -----------------------------------------------------------------
 
-    async def _host_failed(self, host: str, now: datetime) -> None:
-        if self.breakers.record_failure(host, now):
+    def _count_for_breaker(self, host: str, outcome: Outcome, now: datetime) -> None:
+        """Feed the host's breaker (before the slot is free: an opening breaker must
+        stop the host's next row from starting)."""
+        if not outcome.host_failure:
+            self.breakers.record_success(host)
+        elif self.breakers.record_failure(host, now):
             self._drop_ready(host)
             log.warning(
                 "delivery worker: circuit breaker for %s open for %g s",
                 host,
                 self.settings.breaker_cool_off_seconds,
             )
+
+    async def _host_failed(self, host: str, now: datetime) -> None:
+        """Record today as a failure day of the host (once a day per host)."""
         day = now.astimezone(UTC).date()
         if self._failure_days.get(host) == day:
             return  # today's failure is already recorded

@@ -16,6 +16,7 @@ from fedserver.db.inbox import Inbox, InboxItem
 from fedserver.db.moderation import DomainBlocks, Reports, Tombstones
 from fedserver.db.notifications import NotificationRow, Notifications
 from fedserver.db.oauth import OAuth, OAuthApp, OAuthCode, OAuthToken
+from fedserver.db.retention import PruneReport, Retention, RetentionPolicy
 from fedserver.db.rows import (
     AccountRow,
     CollectionItem,
@@ -47,7 +48,9 @@ __all__ = [
     "OAuthCode",
     "OAuthToken",
     "ProfileField",
+    "PruneReport",
     "RemoteActor",
+    "RetentionPolicy",
     "StatusParts",
     "StatusRow",
     "Store",
@@ -79,6 +82,7 @@ class Store:
         self.idempotency = IdempotencyKeys(db)
         self.timelines = Timelines(db)
         self.deliveries = Deliveries(db)
+        self.retention = Retention(db)
 
     @classmethod
     async def open(cls, path: Path) -> Store:

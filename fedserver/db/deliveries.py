@@ -65,7 +65,7 @@ def delivery_host(url: str) -> str:
     return f"{host}:{port}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DueDelivery:
     """A pending delivery whose time has come (without the body: see `bodies`)."""
 
@@ -243,43 +243,41 @@ class Deliveries:
     # -- the worker's side -----------------------------------------------------------
 
     async def due(
-        self, now: datetime, limit: int, *, exclude_hosts: Collection[str] = ()
+        self,
+        now: datetime,
+        limit: int,
+        *,
+        exclude_hosts: Collection[str] = (),
+        exclude_ids: Collection[int] = (),
     ) -> list[DueDelivery]:
         """Pending rows whose next attempt is at or before `now`, earliest first, leaving
-        out `exclude_hosts` (hosts the worker has enough rows of already).
+        out `exclude_hosts` (hosts the worker has enough rows of already) and
+        `exclude_ids` (rows it holds already: reading them again would only cost).
 
         Reading is the whole claim: one process owns the queue, and the worker keeps the
         rows it is working on in memory, so a restart finds every unfinished row
         immediately due (no lease to wait out).
         """
-        excluded = sorted(set(exclude_hosts))
-        host_filter = ""
-        if excluded:
-            host_filter = f"AND d.host NOT IN ({', '.join('?' for _ in excluded)})"
-        # `host_filter` holds placeholders only; the hosts are bound parameters.
+        hosts = sorted(set(exclude_hosts))
+        ids = sorted(set(exclude_ids))
+        filters = ""
+        if hosts:
+            filters += f" AND d.host NOT IN ({', '.join('?' for _ in hosts)})"
+        if ids:
+            filters += f" AND d.id NOT IN ({', '.join('?' for _ in ids)})"
+        # `filters` holds placeholders only; the hosts and ids are bound parameters.
         rows = await self._db.fetch_all(
             f"""
             SELECT d.id, d.outgoing_activity_id, o.activity_id, o.sender_account_id,
                    d.inbox_url, d.host, d.attempts
             FROM deliveries d JOIN outgoing_activities o ON o.id = d.outgoing_activity_id
-            WHERE d.state = 'pending' AND d.next_attempt_at <= ? {host_filter}
+            WHERE d.state = 'pending' AND d.next_attempt_at <= ?{filters}
             ORDER BY d.next_attempt_at, d.id
             LIMIT ?
             """,
-            (isoformat(now), *excluded, limit),
+            (isoformat(now), *hosts, *ids, limit),
         )
-        return [
-            DueDelivery(
-                id=row["id"],
-                outgoing_activity_id=row["outgoing_activity_id"],
-                activity_id=row["activity_id"],
-                sender_account_id=row["sender_account_id"],
-                inbox_url=row["inbox_url"],
-                host=row["host"],
-                attempts=row["attempts"],
-            )
-            for row in rows
-        ]
+        return [DueDelivery(*row) for row in rows]
 
     async def bodies(self, outgoing_activity_ids: Sequence[int]) -> dict[int, str]:
         """The activity JSON of each outgoing activity id given."""

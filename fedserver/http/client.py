@@ -125,6 +125,7 @@ class HttpClient:
             resolver=GuardedResolver(policy, resolver),
             limit=policy.max_connections,
             limit_per_host=policy.max_connections_per_host,
+            keepalive_timeout=policy.keepalive_seconds,
         )
         self._session = ClientSession(
             connector=connector,
@@ -238,19 +239,33 @@ class HttpClient:
                 response.release()
         return FetchedBody(str(exchange.url), response.content_type, body)
 
-    async def post_activity(self, url: str, body: bytes, *, signer: Signer) -> DeliveryResult:
+    async def post_activity(
+        self,
+        url: str,
+        body: bytes,
+        *,
+        signer: Signer,
+        connect_timeout: float | None = None,
+    ) -> DeliveryResult:
         """Deliver `body` to an inbox, signed. An HTTP status is a result, not an error.
 
         RFC 9421 first for hosts known to support it, draft-cavage again on a 401.
-        Raises FetchRefused (policy) and FetchError (connection failure, timeout).
+        `connect_timeout` bounds opening a new connection (a blackholed host then fails
+        in that time, not the whole deadline); a pooled connection is reused when one is
+        idle. Raises FetchRefused (policy) and FetchError (connection failure, timeout).
         """
         headers: dict[str, str] = {
             hdrs.CONTENT_TYPE: ACTIVITY_CONTENT_TYPE,
             hdrs.ACCEPT: ACTIVITY_ACCEPT,
         }
+        limits = None
+        if connect_timeout is not None:
+            limits = ClientTimeout(total=self._policy.timeout_seconds, sock_connect=connect_timeout)
         deadline = self._deadline_at()
         async with self._deadline("POST", url, deadline):
-            exchange = await self._exchange("POST", url, headers, body, signer)
+            exchange = await self._exchange(
+                "POST", url, headers, body, signer, client_timeout=limits
+            )
         response = exchange.response
         try:
             # The status is in; a body that stalls or breaks only shortens the log line.
@@ -283,12 +298,12 @@ class HttpClient:
         try:
             async with asyncio.timeout_at(self._deadline_at() if deadline is None else deadline):
                 yield
+        except ClientError as exc:  # before TimeoutError: a connect timeout is both
+            detail = str(exc) or type(exc).__name__
+            raise FetchError(f"{method} {url} failed: {detail}") from exc
         except TimeoutError:
             seconds = self._policy.timeout_seconds
             raise FetchError(f"{method} {url} timed out after {seconds:g} s") from None
-        except ClientError as exc:
-            detail = str(exc) or type(exc).__name__
-            raise FetchError(f"{method} {url} failed: {detail}") from exc
 
     async def _exchange(
         self,
@@ -299,6 +314,7 @@ class HttpClient:
         signer: Signer | None,
         *,
         same_host: bool = False,
+        client_timeout: ClientTimeout | None = None,
     ) -> _Exchange:
         """Send, following redirects; with RFC 9421 first, knock again with cavage."""
         written = url.split("#", 1)[0]
@@ -309,7 +325,7 @@ class HttpClient:
         host = start.host or ""
         scheme = None if signer is None else self._schemes.scheme_for(host)
         exchange = await self._follow(
-            method, start, written, headers, body, signer, scheme, same_host
+            method, start, written, headers, body, signer, scheme, same_host, client_timeout
         )
         if scheme != "rfc9421":
             return exchange
@@ -318,7 +334,7 @@ class HttpClient:
             exchange.response.release()
             self._schemes.rfc9421_rejected(host)
             return await self._follow(
-                method, start, written, headers, body, signer, "cavage", same_host
+                method, start, written, headers, body, signer, "cavage", same_host, client_timeout
             )
         if 200 <= status < 300:
             self._schemes.rfc9421_accepted(host)
@@ -334,6 +350,7 @@ class HttpClient:
         signer: Signer | None,
         scheme: SignatureScheme | None,
         same_host: bool,
+        client_timeout: ClientTimeout | None = None,
     ) -> _Exchange:
         """Send and follow at most `max_redirects` redirects, checking and signing each
         hop (Fedify CVE-2026-77632: a redirect to loopback; Akkoma 2025.10: re-sign)."""
@@ -351,6 +368,7 @@ class HttpClient:
                 headers=to_send,
                 data=body if method == "POST" else None,
                 allow_redirects=False,
+                timeout=self._session.timeout if client_timeout is None else client_timeout,
             )
             if response.status not in redirects:
                 return _Exchange(response, url, written, scheme)

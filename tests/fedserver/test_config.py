@@ -20,6 +20,7 @@ from fedserver.config import (
     InstanceConfig,
     LimitsConfig,
     RegistrationsConfig,
+    RetentionConfig,
     ServerConfig,
     config_path_from,
     load_config,
@@ -39,6 +40,7 @@ SECTIONS: dict[str, type[Any]] = {
     "limits": LimitsConfig,
     "api": ApiConfig,
     "delivery": DeliveryConfig,
+    "retention": RetentionConfig,
 }
 
 
@@ -84,6 +86,7 @@ def test_minimal_mapping_gets_documented_defaults() -> None:
     assert config.server.event_loop == "auto"
     assert config.database.path == Path("/var/lib/fedserver/db.sqlite3")
     assert config.limits == LimitsConfig()
+    assert config.retention == RetentionConfig()
     assert config.api == ApiConfig()
 
 
@@ -326,6 +329,7 @@ def test_shipped_config_values_are_the_defaults_where_they_have_one() -> None:
     assert config.registrations == RegistrationsConfig()
     assert config.federation == FederationConfig()
     assert config.limits == LimitsConfig()
+    assert config.retention == RetentionConfig()
 
 
 def test_source_url_must_be_a_url_or_empty() -> None:

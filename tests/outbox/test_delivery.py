@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from fedserver.cli import main
+from fedserver.config import ConfigError, parse_config
 from fedserver.db import Store
 from fedserver.db.deliveries import HOST_UNAVAILABLE, delivery_host
 from fedserver.errors import FetchError, FetchRefused
@@ -482,3 +483,26 @@ def test_cli_deliveries_summary_and_per_status(
 
     assert main(["--config", str(config_file), "deliveries", "--status", "12345"]) == 0
     assert capsys.readouterr().out == "no deliveries for status 12345\n"
+
+
+def test_delivery_config_keys_are_validated_by_name() -> None:
+    """[delivery] durations that cannot be 0 are refused with their key named."""
+    data = {
+        "instance": {"domain": "example.com"},
+        "database": {"path": "fed.sqlite3"},
+        "delivery": {
+            "slow_after_seconds": 0,
+            "connect_timeout_seconds": -1.0,
+            "unauthorized_max_attempts": 0,
+        },
+    }
+    with pytest.raises(ConfigError) as caught:
+        parse_config(data)
+    problems = str(caught.value)
+    for key in ("slow_after_seconds", "connect_timeout_seconds", "unauthorized_max_attempts"):
+        assert f"delivery.{key}: must be greater than 0" in problems
+    config = parse_config({**data, "delivery": {}})
+    assert (config.delivery.per_host_concurrency, config.delivery.unauthorized_max_attempts) == (
+        1,
+        3,
+    )

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 from pytest_aiohttp import AiohttpServer
 
 from fedserver.appkeys import delivery_worker_key, store_key
@@ -348,6 +349,32 @@ async def test_401_is_retried(
     assert len(a.received) == 2
 
 
+async def test_401_is_given_up_after_three_attempts(
+    serve: Serve,
+    worker: DeliveryWorker,
+    queue: Queue,
+    alice: LocalUser,
+    store: Store,
+    clock: FrozenClock,
+) -> None:
+    """A key the receiver keeps refusing is not retried for days (SECURITY.md 28)."""
+    a = await serve("a.test", default=Reply(401))
+    activity_id = await queue.send(["http://a.test/inbox"], sender=alice.account.id)
+    now = clock()
+    for _ in range(3):
+        assert await worker.run_once(now) == 1
+        record = await only_record(store, activity_id)
+        now = record.next_attempt_at
+    assert (record.state, record.attempts, record.last_status, record.reason) == (
+        "failed",
+        3,
+        401,
+        "gave up after 3 attempts: 401 unauthorized",
+    )
+    assert await worker.run_once(now + timedelta(days=3)) == 0
+    assert len(a.received) == 3
+
+
 async def test_a_down_host_is_retried_with_growing_delays_then_given_up(
     worker: DeliveryWorker,
     queue: Queue,
@@ -489,6 +516,115 @@ async def test_per_host_and_global_concurrency_limits(
     assert [len(host.received) for host in hosts] == [6, 6, 6]
     assert total.peak == 3
     assert max(host.concurrency.peak for host in hosts) == 2
+
+
+class ConnectionCounter:
+    """An inbox host that answers 202 after `latency` and counts the connections its
+    POSTs came on (a keep-alive connection carries several)."""
+
+    def __init__(self, latency: float = 0.0) -> None:
+        self.latency = latency
+        self.connections: set[int] = set()
+        self.posts = 0
+        self.app = web.Application()
+        self.app.router.add_post("/{tail:.*}", self._inbox)
+
+    async def _inbox(self, request: web.Request) -> web.Response:
+        await request.read()
+        self.connections.add(id(request.protocol))
+        self.posts += 1
+        await asyncio.sleep(self.latency)
+        return web.Response(status=202)
+
+
+async def test_one_connection_per_host_carries_all_its_deliveries(
+    aiohttp_server: AiohttpServer,
+    resolver: FakeResolver,
+    worker: DeliveryWorker,
+    queue: Queue,
+    alice: LocalUser,
+    clock: FrozenClock,
+) -> None:
+    """A host without a shared inbox, with 8 followers: 8 POSTs, one after another on
+    one keep-alive connection (the default per-host concurrency is 1)."""
+    host = ConnectionCounter(latency=0.01)
+    server = await aiohttp_server(host.app)
+    assert server.port is not None
+    resolver.hosts["many.test"] = server.port
+    inboxes = [f"http://many.test/users/u{n}/inbox" for n in range(8)]
+    await queue.send(inboxes, sender=alice.account.id)
+    assert await worker.run_until_idle(clock()) == 8
+    assert host.posts == 8
+    assert len(host.connections) == 1
+
+
+async def test_a_host_that_never_answers_does_not_keep_the_slots(
+    aiohttp_server: AiohttpServer,
+    resolver: FakeResolver,
+    serve: Serve,
+    make_worker: Callable[..., DeliveryWorker],
+    queue: Queue,
+    alice: LocalUser,
+    store: Store,
+) -> None:
+    """With one slot, a POST to a host that accepts and never answers stops counting
+    once it is slow: the live host's delivery goes out while it still hangs."""
+    release = asyncio.Event()
+
+    async def hang(request: web.Request) -> web.Response:
+        await release.wait()
+        return web.Response(status=202)
+
+    dead = web.Application()
+    dead.router.add_post("/{tail:.*}", hang)
+    dead_server = await aiohttp_server(dead)
+    assert dead_server.port is not None
+    resolver.hosts["dead.test"] = dead_server.port
+    live = await serve("live.test")
+    worker = make_worker(concurrency=1, slow_after_seconds=0.05)
+    await queue.send(["http://dead.test/inbox"], sender=alice.account.id)
+    await queue.send(["http://live.test/inbox"], sender=alice.account.id)
+    worker.start()
+    try:
+        await wait_for(lambda: len(live.received) == 1 and worker.in_flight == 1)
+        assert worker.slow == 1  # the dead host's POST, still unanswered
+        assert await store.deliveries.count("delivered") == 1
+    finally:
+        release.set()
+        await worker.stop()
+    assert await store.deliveries.count("delivered") == 2
+
+
+async def test_no_answer_postpones_the_hosts_other_rows_without_trying_them(
+    worker: DeliveryWorker,
+    queue: Queue,
+    alice: LocalUser,
+    store: Store,
+    clock: FrozenClock,
+    resolver: FakeResolver,
+) -> None:
+    """Three deliveries to a host that refuses connections: one is tried; the others
+    wait with it for its retry, no attempt counted, rather than failing one by one."""
+    resolver.hosts["down.test"] = closed_port()
+    inboxes = [f"http://down.test/users/u{n}/inbox" for n in range(3)]
+    activity_id = await queue.send(inboxes, sender=alice.account.id)
+    assert await worker.run_once(clock()) == 3
+    records = await store.deliveries.for_activity(activity_id)
+    [tried] = [r for r in records if r.attempts == 1]
+    waiting = [r for r in records if r.attempts == 0]
+    assert len(waiting) == 2
+    assert tried.last_error is not None
+    assert "failed" in tried.last_error
+    for record in waiting:
+        assert record.state == "pending"
+        assert record.next_attempt_at == tried.next_attempt_at
+        assert record.last_error == f"not tried: another delivery got {tried.last_error}"
+    assert await worker.run_once(tried.next_attempt_at - timedelta(seconds=1)) == 0
+    # At the retry, again one attempt (the same row: first in the queue) and the rest
+    # postponed together.
+    assert await worker.run_once(tried.next_attempt_at) == 3
+    records = await store.deliveries.for_activity(activity_id)
+    assert sorted(r.attempts for r in records) == [0, 0, 2]
 
 
 async def test_outcomes_finishing_together_share_a_transaction(
