@@ -193,6 +193,8 @@ class Server:
     profile: bool = False
     #: An experiment: `server.access_log = false` (the shipped default logs every request).
     quiet: bool = False
+    #: An experiment: `server.event_loop` ("asyncio" to measure without uvloop).
+    event_loop: str | None = None
     proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -216,6 +218,8 @@ class Server:
         sections = dict(self.sections)
         if self.quiet:
             sections["server"] = {**sections.get("server", {}), "access_log": False}
+        if self.event_loop is not None:
+            sections["server"] = {**sections.get("server", {}), "event_loop": self.event_loop}
         self.config_path.write_text(server_config(self.port, self.database, **sections))
         return self.config_path
 

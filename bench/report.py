@@ -161,7 +161,8 @@ def machine(cores: Cores) -> str:
     return (
         f"nproc {psutil.cpu_count()}, {memory:.1f} GiB, {platform.machine()}, "
         f"Python {platform.python_version()}, aiohttp {_version('aiohttp')}, "
-        f"cryptography {_version('cryptography')}, aiosqlite {_version('aiosqlite')}; "
+        f"cryptography {_version('cryptography')}, aiosqlite {_version('aiosqlite')}, "
+        f"orjson {_version('orjson')}, uvloop {_version('uvloop')}; "
         f"{cores.describe()}; load average at start {load}"
     )
 

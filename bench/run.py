@@ -87,6 +87,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="an experiment: run the servers with aiohttp's access log off",
     )
+    parser.add_argument(
+        "--event-loop",
+        choices=("auto", "asyncio", "uvloop"),
+        help="an experiment: the servers' server.event_loop (default: the shipped auto)",
+    )
     args = parser.parse_args(argv)
 
     names = ORDER if not args.only else [n.strip() for n in args.only.split(",") if n.strip()]
@@ -103,8 +108,11 @@ def main(argv: list[str] | None = None) -> int:
         baselines=Baselines(root, cores, seconds=1.5 if args.full else 0.6),
         profile=args.profile,
         quiet=args.no_access_log,
+        event_loop=args.event_loop,
     )
     mode = ("FULL" if args.full else "quick") + (", access log off" if args.no_access_log else "")
+    if args.event_loop:
+        mode += f", event loop {args.event_loop}"
     facts = machine(cores)
     print(f"fedserver bench ({mode}): {facts}", flush=True)
     started = time.perf_counter()

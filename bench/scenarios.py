@@ -116,6 +116,8 @@ class Context:
     custom_sizes: Sizes | None = None
     #: Servers run with aiohttp's access log off (an experiment, `--no-access-log`).
     quiet: bool = False
+    #: `server.event_loop` of the servers (`--event-loop`; None: the shipped "auto").
+    event_loop: str | None = None
 
     @property
     def sizes(self) -> Sizes:
@@ -136,6 +138,7 @@ class Context:
             sections=dict(sections),
             profile=self.profile == name,
             quiet=self.quiet,
+            event_loop=self.event_loop,
         )
         try:
             yield server
