@@ -131,15 +131,41 @@ def _derived(message: Message, item: Item) -> str | None:
     raise SignatureInvalid(f"component {name!r} not supported")
 
 
-def _component_value(message: Message, item: Item) -> str:
+#: Identifier (`"@method"`) of each plain component name seen: a lowercase sf-string
+#: without parameters, which is what every peer covers. Bounded; a name that does not
+#: qualify is never put here and takes the full checks in `_component_value`.
+_PLAIN_IDENTIFIERS: dict[str, str] = {}
+_MAX_PLAIN_IDENTIFIERS = 1024
+
+
+def _plain_identifier(item: Item) -> str | None:
+    """`serialize_item(item)` if `item` is a plain lowercase component name, else None."""
     name = item.value
-    if not isinstance(name, str) or isinstance(name, Token) or name != name.lower():
-        raise SignatureMalformed(f"component {serialize_item(item)} is not a lowercase string")
-    # `name` on @query-param only, and nothing else anywhere.
-    query_param = name == "@query-param"
-    if set(item.params) != {"name"} if query_param else bool(item.params):
-        raise SignatureInvalid(f"component parameters {serialize_item(item)} not supported")
-    if name.startswith("@"):
+    if type(name) is not str or item.params:  # exact type: a Token is not a name
+        return None
+    identifier = _PLAIN_IDENTIFIERS.get(name)
+    if identifier is None:
+        if name != name.lower():
+            return None
+        identifier = serialize_item(item)
+        if len(_PLAIN_IDENTIFIERS) < _MAX_PLAIN_IDENTIFIERS:
+            _PLAIN_IDENTIFIERS[name] = identifier
+    return identifier
+
+
+def _component_value(message: Message, item: Item, plain: bool = False) -> str:
+    """The value of a covered component; `plain` when `_plain_identifier(item)` is not
+    None (the name checks are then already done)."""
+    name = item.value
+    if not plain:
+        if not isinstance(name, str) or isinstance(name, Token) or name != name.lower():
+            raise SignatureMalformed(f"component {serialize_item(item)} is not a lowercase string")
+        # `name` on @query-param only, and nothing else anywhere.
+        query_param = name == "@query-param"
+        if set(item.params) != {"name"} if query_param else bool(item.params):
+            raise SignatureInvalid(f"component parameters {serialize_item(item)} not supported")
+    assert isinstance(name, str)
+    if name[:1] == "@":
         value = _derived(message, item)
     elif name == "host" and message.authority is not None:
         value = message.authority  # ours, never the client's Host header (R1)
@@ -150,7 +176,8 @@ def _component_value(message: Message, item: Item) -> str:
         raise SignatureInvalid(
             f"covered component {serialize_item(item)} is missing from the request"
         )
-    if not value.isascii() or not value.replace("\t", " ").isprintable():
+    # isprintable() alone is the common case; a tab is allowed too.
+    if not value.isascii() or not (value.isprintable() or value.replace("\t", " ").isprintable()):
         raise SignatureInvalid(f"covered component {serialize_item(item)} is not ASCII")
     return value
 
@@ -170,12 +197,15 @@ def _signature_base(inner: InnerList, message: Message) -> tuple[bytes, str]:
     identifiers: list[str] = []
     seen = set()
     for item in inner.items:
-        identifier = serialize_item(item)
+        identifier = _plain_identifier(item)
+        plain = identifier is not None
+        if identifier is None:
+            identifier = serialize_item(item)
         if identifier in seen:
             raise SignatureInvalid(f"component {identifier} is covered twice")
         seen.add(identifier)
         identifiers.append(identifier)
-        lines.append(f"{identifier}: {_component_value(message, item)}")
+        lines.append(f"{identifier}: {_component_value(message, item, plain)}")
     try:
         # serialize_inner_list(inner), reusing the identifiers serialized above.
         params = f"({' '.join(identifiers)}){serialize_params(inner.params)}"
@@ -212,7 +242,13 @@ def parse_signatures(signature_input: str, signature: str) -> list[tuple[str, In
 
 
 def _names(inner: InnerList) -> list[str]:
-    return [str(item.value) + serialize_params(item.params) for item in inner.items]
+    return [
+        # A plain sf-string without parameters (every real one) is its own name.
+        item.value
+        if type(item.value) is str and not item.params
+        else str(item.value) + serialize_params(item.params)
+        for item in inner.items
+    ]
 
 
 @dataclass(frozen=True, slots=True)

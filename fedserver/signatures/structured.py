@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -76,6 +77,19 @@ _BASE64 = re.compile(r"[A-Za-z0-9+/=]*")
 # An sf-string of printable ASCII other than '"' and '\\', quotes included.
 _PLAIN_STRING = re.compile(r'"([ !#-\[\]-~]*)"')
 _MAX_INTEGER = 999_999_999_999_999
+
+# Fast paths of `parse_dictionary` for the one-member Dictionaries that signatures and
+# digests carry in practice (see `_parse_simple`).
+#: `sig1=(<items>);created=1;keyid="k"` (`Signature-Input`): an Inner List with no
+#: parenthesis inside, then parameters that are plain Strings or Integers (at most 15
+#: digits: a 16th digit or a '.' makes the match fail, and `_Parser` decides). The
+#: classes are ASCII-only except inside the Inner List, which `_Parser` reads.
+_INNER_MEMBER = re.compile(
+    r"([a-z*][a-z0-9_\-.*]*)=(\([^()]*\))"
+    r'((?:;[a-z*][a-z0-9_\-.*]*=(?:"[ !#-\[\]-~]*"|-?[0-9]{1,15}))*)'
+)
+#: One `;key=value` of what `_INNER_MEMBER` matched (the value quotes included).
+_SIMPLE_PARAM = re.compile(r';([a-z*][a-z0-9_\-.*]*)=("[ !#-\[\]-~]*"|-?[0-9]{1,15})')
 
 
 class _Parser:
@@ -225,12 +239,10 @@ class _Parser:
         if not _BASE64.fullmatch(content):
             raise self.fail("byte sequence is not base64")
         self.pos = end + 1
-        # RFC 8941 4.2.7: parsers SHOULD NOT fail when "=" padding is missing.
-        padded = content.rstrip("=") + "=" * (-len(content.rstrip("=")) % 4)
-        try:
-            return base64.b64decode(padded, validate=True)
-        except binascii.Error:
-            raise self.fail("byte sequence is not base64") from None
+        decoded = _decode_base64(content)
+        if decoded is None:
+            raise self.fail("byte sequence is not base64")
+        return decoded
 
     def boolean(self) -> bool:
         value = self.text[self.pos + 1 : self.pos + 2]
@@ -240,13 +252,82 @@ class _Parser:
         return value == "1"
 
 
+def _decode_base64(content: str) -> bytes | None:
+    """The bytes of a Byte Sequence's base64 (already checked against `_BASE64`), or
+    None if it does not decode."""
+    # RFC 8941 4.2.7: parsers SHOULD NOT fail when "=" padding is missing.
+    stripped = content.rstrip("=")
+    try:
+        # What base64.b64decode(validate=True) does, without its argument handling.
+        return binascii.a2b_base64(stripped + "=" * (-len(stripped) % 4), strict_mode=True)
+    except binascii.Error:
+        return None
+
+
+@functools.lru_cache(maxsize=1024)
+def _inner_list_items(text: str) -> tuple[Item, ...] | None:
+    """The items of an Inner List without parameters, e.g. `("@method" "@path")`; None
+    if `text` is not exactly one (`_Parser` then raises the error in context).
+
+    Cached: the covered components of a peer's signatures are the same on every
+    request, only the parameters after them (`created`) change. The Items are shared
+    between calls; nothing may change their `params`.
+    """
+    try:
+        parser = _Parser(text)
+        if parser.text != text or parser.peek() != "(":
+            return None
+        inner = parser.inner_list()
+    except StructuredFieldError:
+        return None
+    if parser.pos != len(text) or inner.params:
+        return None
+    return inner.items
+
+
+def _parse_simple(text: str) -> Dictionary | None:
+    """`_Parser(text).dictionary()` for the two shapes signatures and digests have in
+    practice; None for anything else, and for anything invalid (`_Parser` then raises
+    its error, with its position).
+
+    * `key=:<base64>:` (`Signature`, `Content-Digest`): a Byte Sequence without
+      parameters. Split with `str.partition`, not a regex: scanning a 344-character
+      signature costs a regex more than the whole rest of the parse. The content needs
+      no `_BASE64` match first: strict `a2b_base64` refuses every character outside
+      that class (non-ASCII with a plain ValueError), ':' among them;
+    * `key=(<items>);name=value...` (`Signature-Input`), see `_INNER_MEMBER`.
+    """
+    key, sep, rest = text.partition("=:")
+    if sep and rest[-1:] == ":":
+        if not _KEY.fullmatch(key):
+            return None
+        stripped = rest[:-1].rstrip("=")
+        try:
+            decoded = binascii.a2b_base64(stripped + "=" * (-len(stripped) % 4), strict_mode=True)
+        except ValueError:  # binascii.Error, or a non-ASCII character
+            return None
+        return {key: Item(decoded)}
+    match = _INNER_MEMBER.fullmatch(text)
+    if match is not None:
+        items = _inner_list_items(match.group(2))
+        if items is None:
+            return None
+        params: Params = {}
+        for key, value in _SIMPLE_PARAM.findall(match.group(3)):
+            # A repeated key keeps its first position and its last value, as in _Parser.
+            params[key] = value[1:-1] if value[0] == '"' else int(value)
+        return {match.group(1): InnerList(items, params)}
+    return None
+
+
 def parse_dictionary(text: str) -> Dictionary:
     """Parse an sf-dictionary (RFC 8941 4.2.2), rejecting repeated keys.
 
     >>> parse_dictionary('sha-256=:AAAA:')
     {'sha-256': Item(value=b'\\x00\\x00\\x00', params={})}
     """
-    return _Parser(text).dictionary()
+    simple = _parse_simple(text)
+    return _Parser(text).dictionary() if simple is None else simple
 
 
 def serialize_bare_item(value: BareItem) -> str:
