@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import jinja2
 from aiohttp import web
 
 from fedserver.config import Config
@@ -22,6 +21,7 @@ from fedserver.keypairs import LocalKeys
 from fedserver.keyresolver import KeyResolver
 from fedserver.localactors import LocalActors
 from fedserver.retention import Pruner
+from fedserver.templates import Templates
 
 if TYPE_CHECKING:  # these live in feature packages; the core only names their types
     from actors.remote import RemoteActors
@@ -32,7 +32,7 @@ if TYPE_CHECKING:  # these live in feature packages; the core only names their t
 config_key = web.AppKey("config", Config)
 store_key = web.AppKey("store", Store)
 http_client_key = web.AppKey("http_client", HttpClient)
-templates_key = web.AppKey("templates", jinja2.Environment)
+templates_key = web.AppKey("templates", Templates)
 clock_key: web.AppKey[Clock] = web.AppKey("clock")
 ids_key = web.AppKey("ids", IdGenerator)
 instance_actor_key = web.AppKey("instance_actor", InstanceActor)

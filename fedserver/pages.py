@@ -1,10 +1,9 @@
-"""HTML pages: the jinja2 environment, the renderer every page goes through, and the
-instance's own pages (home, robots.txt).
+"""HTML pages: the renderer every page goes through, and the instance's own pages (home,
+robots.txt).
 
-Autoescape is on for every template; remote or user HTML is shown only through the
-`sanitize` filter, which runs the allow-list sanitiser again at render time (SECURITY.md
-R10: sanitised when stored *and* when rendered). Every page carries a strict CSP with no
-inline script or style.
+Templates come from fedserver/templates.py (autoescape on; remote or user HTML is shown
+only through the `sanitize` filter, which runs the allow-list sanitiser again at render
+time, SECURITY.md R10). Every page carries a strict CSP with no inline script or style.
 """
 
 from __future__ import annotations
@@ -12,12 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import jinja2
 from aiohttp import web
-from markupsafe import Markup
 
 from fedserver.appkeys import config_key, templates_key
-from fedserver.sanitize import sanitize_html
+from fedserver.templates import Templates
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; style-src 'self'; img-src 'self' https: data:; "
@@ -28,14 +25,8 @@ STATIC_DIR = Path(__file__).parent / "static"
 routes = web.RouteTableDef()
 
 
-def create_templates() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("fedserver", "templates"),
-        autoescape=jinja2.select_autoescape(["html", "xml"]),
-        undefined=jinja2.StrictUndefined,
-    )
-    env.filters["sanitize"] = lambda html: Markup(sanitize_html(str(html)))
-    return env
+def create_templates() -> Templates:
+    return Templates()
 
 
 def render_page(
