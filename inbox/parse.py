@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from fedserver import jsoncodec
 from fedserver.activitystreams import as_list, get_id
 from fedserver.errors import InvalidActivity, InvalidJSON
 
@@ -14,6 +14,7 @@ from fedserver.errors import InvalidActivity, InvalidJSON
 #: dozen levels, and deep nesting is a cheap way to exhaust a parser (SECURITY.md R8).
 MAX_DEPTH = 32
 MAX_ID_LENGTH = 2048
+_CONTAINERS = (dict, list)
 
 
 @dataclass(frozen=True)
@@ -32,42 +33,42 @@ def parse_json(body: bytes) -> dict[str, Any]:
     Strict UTF-8 (RFC 8259 8.1), as the guarded client reads fetched documents:
     `json.loads(bytes)` would also decode UTF-16/32 and a UTF-8 BOM, and such a body,
     accepted here, could not be stored as the UTF-8 text it is queued as. NaN and
-    Infinity are not JSON either.
+    Infinity are not JSON either. `jsoncodec.loads` holds to all of that (with orjson or
+    without), and refuses absurd nesting itself; MAX_DEPTH is checked after.
     """
     try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InvalidJSON(f"body is not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
-    try:
-        data = json.loads(text, parse_constant=_reject_constant)
-    except RecursionError:
-        raise InvalidJSON("JSON is nested too deeply") from None
+        data = jsoncodec.loads(body)
     except ValueError as exc:
         raise InvalidJSON(f"body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise InvalidJSON("body must be a JSON object")
-    if nesting_depth(data) > MAX_DEPTH:
+    if nesting_depth(data, limit=MAX_DEPTH) > MAX_DEPTH:
         raise InvalidJSON(f"JSON is nested more than {MAX_DEPTH} levels deep")
     return data
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
+def nesting_depth(value: Any, *, limit: int | None = None) -> int:
+    """The depth of nested objects and arrays, computed level by level without
+    recursion; only containers are visited (scalars cost nothing). With `limit`, stops
+    as soon as the depth exceeds it (the result is then `limit + 1`).
 
-
-def nesting_depth(value: Any) -> int:
-    """The depth of nested objects and arrays, computed without recursion."""
-    deepest = 0
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict):
-            deepest = max(deepest, depth)
-            stack.extend((child, depth + 1) for child in item.values())
-        elif isinstance(item, list):
-            deepest = max(deepest, depth)
-            stack.extend((child, depth + 1) for child in item)
-    return deepest
+    >>> nesting_depth({"a": [1, {"b": 2}], "c": "d"})
+    3
+    """
+    level = [value] if isinstance(value, _CONTAINERS) else []
+    depth = 0
+    while level:
+        depth += 1
+        if limit is not None and depth > limit:
+            return depth
+        below: list[Any] = []
+        keep = below.append
+        for item in level:
+            for child in item.values() if isinstance(item, dict) else item:
+                if isinstance(child, _CONTAINERS):
+                    keep(child)
+        level = below
+    return depth
 
 
 def parse_envelope(body: bytes) -> Envelope:

@@ -74,8 +74,9 @@ async def receive(request: web.Request, *, recipient_account_id: int | None) -> 
     # at once, and should find the actor rather than fetch it a second time.
     await _after_signed_request(request, signer.actor_uri, signer.actor)
     app = request.app
+    item_id = app[ids_key]()
     stored = await app[store_key].inbox.enqueue(
-        item_id=app[ids_key](),
+        item_id=item_id,
         activity_id=envelope.id,
         activity_type=envelope.type,
         actor_uri=envelope.actor,
@@ -87,7 +88,8 @@ async def receive(request: web.Request, *, recipient_account_id: int | None) -> 
     if not stored:
         log.info("duplicate delivery of %s ignored", envelope.id)
         return web.Response(status=202)
-    app[inbox_worker_key].wake()
+    # The worker takes the document as parsed here rather than parse the stored body.
+    app[inbox_worker_key].received(item_id, envelope)
     return web.Response(status=202)
 
 

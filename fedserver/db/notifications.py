@@ -89,3 +89,20 @@ class Notifications:
                 for notification_id, account_id in recipients
             ],
         )
+
+    async def add_each(
+        self,
+        tx: Transaction,
+        notifications: Sequence[tuple[int, int, int, str, int | None]],
+        *,
+        now: datetime,
+    ) -> None:
+        """`add` for several events at once, (notification id, account id, from account
+        id, type, status id) each, in one statement (a batch of inbound activities); a
+        repeat of the same event notifies once."""
+        stamp = isoformat(now)
+        await tx.execute_many(
+            "INSERT INTO notifications (id, account_id, from_account_id, type, status_id,"
+            " created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            [(*notification, stamp) for notification in notifications],
+        )

@@ -7,7 +7,7 @@ its deliveries atomically.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -90,6 +90,38 @@ class NewStatus:
     tags: tuple[str, ...] = ()
     emojis: tuple[tuple[str, str], ...] = ()
     attachments: tuple[NewAttachment, ...] = field(default=())
+
+
+_INSERT_STATUS = """
+    INSERT INTO statuses (id, account_id, uri, url, content, spoiler_text,
+      visibility, sensitive, language, in_reply_to_id, in_reply_to_uri,
+      in_reply_to_account_id, reblog_of_id, object_type, source_text, poll,
+      created_at, edited_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
+
+
+def _status_values(new: NewStatus) -> tuple[object, ...]:
+    return (
+        new.id,
+        new.account_id,
+        new.uri,
+        new.url,
+        new.content,
+        new.spoiler_text,
+        new.visibility,
+        new.sensitive,
+        new.language,
+        new.in_reply_to_id,
+        new.in_reply_to_uri,
+        new.in_reply_to_account_id,
+        new.reblog_of_id,
+        new.object_type,
+        new.source_text,
+        None if new.poll is None else json.dumps(new.poll),
+        isoformat(new.created_at),
+        None if new.edited_at is None else isoformat(new.edited_at),
+    )
 
 
 class Statuses:
@@ -375,25 +407,32 @@ class Statuses:
         """Store a status with its parts; False if its uri is already stored."""
         return await self.insert_returning(tx, new) is not None
 
-    async def _insert_parts(self, tx: Transaction, new: NewStatus) -> None:
+    async def insert_many(self, tx: Transaction, news: Sequence[NewStatus]) -> None:
+        """Store statuses with their parts, a statement per table for all of them (one
+        trip each). The caller knows none of their uris is stored yet (it looked inside
+        the same transaction): a conflict is an error here, not a silent skip."""
+        await tx.execute_many(_INSERT_STATUS, [_status_values(new) for new in news])
+        await self._insert_parts(tx, news)
+
+    async def _insert_parts(self, tx: Transaction, news: Sequence[NewStatus]) -> None:
         await tx.execute_many(
             "INSERT INTO mentions (status_id, account_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
-            [(new.id, account_id) for account_id in new.mention_account_ids],
+            [(new.id, account_id) for new in news for account_id in new.mention_account_ids],
         )
         # Two statements for all the tags (each `execute` would cost two trips).
         await tx.execute_many(
             "INSERT INTO tags (name) VALUES (?) ON CONFLICT DO NOTHING",
-            [(name,) for name in new.tags],
+            [(name,) for new in news for name in new.tags],
         )
         await tx.execute_many(
             "INSERT INTO status_tags (status_id, tag_id)"
             " SELECT ?, id FROM tags WHERE name = ? ON CONFLICT DO NOTHING",
-            [(new.id, name) for name in new.tags],
+            [(new.id, name) for new in news for name in new.tags],
         )
         await tx.execute_many(
             "INSERT INTO status_emojis (status_id, shortcode, image_url) VALUES (?, ?, ?)"
             " ON CONFLICT DO NOTHING",
-            [(new.id, shortcode, url) for shortcode, url in new.emojis],
+            [(new.id, shortcode, url) for new in news for shortcode, url in new.emojis],
         )
         await tx.execute_many(
             "INSERT INTO media_attachments (id, status_id, account_id, type, remote_url,"
@@ -414,6 +453,7 @@ class Statuses:
                     position,
                     isoformat(new.created_at),
                 )
+                for new in news
                 for position, a in enumerate(new.attachments)
             ],
         )
@@ -462,6 +502,37 @@ class Statuses:
             [(account_id, status_id) for account_id in account_ids],
         )
 
+    async def add_to_author_feeds(
+        self, tx: Transaction, entries: Sequence[tuple[int, int, bool, Sequence[int]]]
+    ) -> None:
+        """Put new statuses in home feeds, (status id, author id, to the author's followers,
+        mentioned local account ids) each, in one statement for all: the author's accepted
+        local followers (when asked) and the mentioned accounts, minus those who block the
+        author (`Timelines.feed_recipients`, written where it is computed)."""
+        await tx.execute_many(
+            """
+            WITH r(id) AS (
+              SELECT f.account_id FROM follows f JOIN accounts a ON a.id = f.account_id
+              WHERE :followers AND f.target_account_id = :author AND f.state = 'accepted'
+                AND a.domain IS NULL
+              UNION SELECT value FROM json_each(:mentioned)
+            )
+            INSERT INTO home_feed (account_id, status_id)
+            SELECT id, :status FROM r WHERE NOT EXISTS (
+              SELECT 1 FROM blocks b WHERE b.account_id = r.id AND b.target_account_id = :author)
+            ON CONFLICT DO NOTHING
+            """,
+            [
+                {
+                    "status": status_id,
+                    "author": author_id,
+                    "followers": int(followers),
+                    "mentioned": json.dumps(list(mentioned)),
+                }
+                for status_id, author_id, followers, mentioned in entries
+            ],
+        )
+
     async def set_poll(self, tx: Transaction, status_id: int, poll: dict[str, object]) -> None:
         await tx.execute("UPDATE statuses SET poll = ? WHERE id = ?", (json.dumps(poll), status_id))
 
@@ -469,39 +540,11 @@ class Statuses:
         """`insert`, returning the stored row (as `by_id` would read it after the
         commit) in the same trip; None if its uri is already stored."""
         rows = await tx.fetch_all(
-            """
-            INSERT INTO statuses (id, account_id, uri, url, content, spoiler_text,
-              visibility, sensitive, language, in_reply_to_id, in_reply_to_uri,
-              in_reply_to_account_id, reblog_of_id, object_type, source_text, poll,
-              created_at, edited_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT DO NOTHING
-            RETURNING *
-            """,
-            (
-                new.id,
-                new.account_id,
-                new.uri,
-                new.url,
-                new.content,
-                new.spoiler_text,
-                new.visibility,
-                new.sensitive,
-                new.language,
-                new.in_reply_to_id,
-                new.in_reply_to_uri,
-                new.in_reply_to_account_id,
-                new.reblog_of_id,
-                new.object_type,
-                new.source_text,
-                None if new.poll is None else json.dumps(new.poll),
-                isoformat(new.created_at),
-                None if new.edited_at is None else isoformat(new.edited_at),
-            ),
+            _INSERT_STATUS + " ON CONFLICT DO NOTHING RETURNING *", _status_values(new)
         )
         if not rows:
             return None
-        await self._insert_parts(tx, new)
+        await self._insert_parts(tx, (new,))
         return StatusRow.from_row(rows[0])
 
     async def by_uri_and_tombstone(self, uri: str, *, by: str) -> tuple[StatusRow | None, bool]:
