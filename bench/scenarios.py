@@ -725,6 +725,9 @@ def mixed_load(ctx: Context) -> list[Row]:
                 "/api/v1/timelines/home", {"Authorization": f"Bearer {token}"}
             )
             probe = fixtures.plain_get("/.well-known/host-meta")
+            # The first host-meta renders its template (jinja2 loads with the first page,
+            # fedserver/templates.py): a one-off ~100 ms that is not event-loop lag.
+            _probe(server, "/.well-known/host-meta", token)
             seconds = sizes.mixed_seconds
 
             def steady(request: Request, duration: float) -> Job:
