@@ -18,13 +18,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from fedserver.activitystreams import get_id
-from fedserver.db import AccountRow, InboxItem, NewAttachment, NewStatus
+from fedserver.db import AccountRow, InboxItem, NewStatus
 from fedserver.db.inbox import CreateFacts
 from fedserver.errors import FedError
 from fedserver.textlimits import MAX_MENTIONS
 from inbox.context import InboxContext
 from inbox.objects import NOTE_TYPES, ParsedNote, parse_note, visibility_of
-from inbox.statuses import same_origin
+from inbox.statuses import new_status, same_origin
 
 #: (item id, state, note) of a processed item, as `Inbox.finish_many` takes them.
 Finished = tuple[int, str, str | None]
@@ -150,7 +150,7 @@ class _Plan:
         visibility = visibility_of(note.to, note.cc, author.followers_url)
         status_id = ctx.new_id()
         self.statuses.append(
-            _new_status(ctx, note, author, status_id, visibility, parent, mentioned)
+            new_status(ctx, note, author, status_id, visibility, parent, mentioned)
         )
         self._stored[note.uri] = (status_id, author.id)
         self.feeds.append((status_id, author.id, visibility != "direct", local_mentioned))
@@ -201,57 +201,3 @@ def _local_status_id(ctx: InboxContext, uri: str) -> int | None:
         return None
     tail = uri.rsplit("/statuses/", 1)
     return int(tail[1]) if len(tail) == 2 and tail[1].isdigit() else None
-
-
-def _new_status(
-    ctx: InboxContext,
-    note: ParsedNote,
-    author: AccountRow,
-    status_id: int,
-    visibility: str,
-    parent: tuple[int, int] | None,
-    mentioned: list[tuple[int, bool]],
-) -> NewStatus:
-    """The row `store_note` writes for a note."""
-    return NewStatus(
-        id=status_id,
-        account_id=author.id,
-        uri=note.uri,
-        url=note.url,
-        content=note.content,
-        spoiler_text=note.spoiler_text,
-        visibility=visibility,
-        sensitive=note.sensitive or bool(note.spoiler_text),
-        language=note.language,
-        created_at=note.published or ctx.now,
-        edited_at=note.updated
-        if note.updated and note.published and note.updated > note.published
-        else None,
-        in_reply_to_id=parent[0] if parent else None,
-        in_reply_to_uri=note.in_reply_to,
-        in_reply_to_account_id=parent[1] if parent else None,
-        object_type=note.object_type,
-        poll=None
-        if note.poll is None
-        else {
-            "multiple": note.poll.multiple,
-            "expires_at": note.poll.expires_at,
-            "options": [{"title": t, "votes": v} for t, v in note.poll.options],
-        },
-        mention_account_ids=tuple(account_id for account_id, _ in mentioned),
-        tags=note.hashtags,
-        emojis=note.emojis,
-        attachments=tuple(
-            NewAttachment(
-                id=ctx.new_id(),
-                type=a.type,
-                remote_url=a.url,
-                media_type=a.media_type,
-                description=a.description,
-                blurhash=a.blurhash,
-                width=a.width,
-                height=a.height,
-            )
-            for a in note.attachments
-        ),
-    )

@@ -100,47 +100,14 @@ async def store_note(
     mentioned = await _mentioned_accounts(ctx, note)
     visibility = visibility_of(note.to, note.cc, author.followers_url)
     status_id = ctx.new_id()
-    new = NewStatus(
-        id=status_id,
-        account_id=author.id,
-        uri=note.uri,
-        url=note.url,
-        content=note.content,
-        spoiler_text=note.spoiler_text,
-        visibility=visibility,
-        sensitive=note.sensitive or bool(note.spoiler_text),
-        language=note.language,
-        created_at=note.published or ctx.now,
-        edited_at=note.updated
-        if note.updated and note.published and note.updated > note.published
-        else None,
-        in_reply_to_id=parent.id if parent else None,
-        in_reply_to_uri=note.in_reply_to,
-        in_reply_to_account_id=parent.account_id if parent else None,
-        object_type=note.object_type,
-        poll=None
-        if note.poll is None
-        else {
-            "multiple": note.poll.multiple,
-            "expires_at": note.poll.expires_at,
-            "options": [{"title": t, "votes": v} for t, v in note.poll.options],
-        },
-        mention_account_ids=tuple(a.id for a in mentioned),
-        tags=note.hashtags,
-        emojis=note.emojis,
-        attachments=tuple(
-            NewAttachment(
-                id=ctx.new_id(),
-                type=a.type,
-                remote_url=a.url,
-                media_type=a.media_type,
-                description=a.description,
-                blurhash=a.blurhash,
-                width=a.width,
-                height=a.height,
-            )
-            for a in note.attachments
-        ),
+    new = new_status(
+        ctx,
+        note,
+        author,
+        status_id,
+        visibility,
+        (parent.id, parent.account_id) if parent else None,
+        [(a.id, a.is_local) for a in mentioned],
     )
     local_mentioned = [a.id for a in mentioned if a.is_local]
     # Home feeds: the author's local followers (unless direct) and the mentioned local
@@ -181,3 +148,59 @@ async def _mentioned_accounts(ctx: InboxContext, note: ParsedNote) -> list[Accou
             if account is not None:
                 found.append(account)
     return found
+
+
+def new_status(
+    ctx: InboxContext,
+    note: ParsedNote,
+    author: AccountRow,
+    status_id: int,
+    visibility: str,
+    parent: tuple[int, int] | None,
+    mentioned: list[tuple[int, bool]],
+) -> NewStatus:
+    """The row `store_note` (and `inbox.batch`, for a run of Creates) writes for a note:
+    `parent` is (id, account id) of the status it replies to, `mentioned` (account id,
+    is local) of the accounts it mentions."""
+    return NewStatus(
+        id=status_id,
+        account_id=author.id,
+        uri=note.uri,
+        url=note.url,
+        content=note.content,
+        spoiler_text=note.spoiler_text,
+        visibility=visibility,
+        sensitive=note.sensitive or bool(note.spoiler_text),
+        language=note.language,
+        created_at=note.published or ctx.now,
+        edited_at=note.updated
+        if note.updated and note.published and note.updated > note.published
+        else None,
+        in_reply_to_id=parent[0] if parent else None,
+        in_reply_to_uri=note.in_reply_to,
+        in_reply_to_account_id=parent[1] if parent else None,
+        object_type=note.object_type,
+        poll=None
+        if note.poll is None
+        else {
+            "multiple": note.poll.multiple,
+            "expires_at": note.poll.expires_at,
+            "options": [{"title": t, "votes": v} for t, v in note.poll.options],
+        },
+        mention_account_ids=tuple(account_id for account_id, _ in mentioned),
+        tags=note.hashtags,
+        emojis=note.emojis,
+        attachments=tuple(
+            NewAttachment(
+                id=ctx.new_id(),
+                type=a.type,
+                remote_url=a.url,
+                media_type=a.media_type,
+                description=a.description,
+                blurhash=a.blurhash,
+                width=a.width,
+                height=a.height,
+            )
+            for a in note.attachments
+        ),
+    )
