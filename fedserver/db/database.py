@@ -281,19 +281,21 @@ class _CoalescedReads:
 
 
 def _settle(done: asyncio.Future[list[list[Row] | Exception]], futures: list[Any]) -> None:
-    if done.cancelled() or done.exception() is not None:
-        error = asyncio.CancelledError() if done.cancelled() else done.exception()
-        for future in futures:
-            if not future.done():
-                future.set_exception(error)
-        return
-    for future, result in zip(futures, done.result(), strict=True):
+    """Hand each caller of a batch its rows or its exception (all of them the batch's
+    own failure, or its cancellation when the loop shuts down)."""
+    for index, future in enumerate(futures):
         if future.done():  # its caller was cancelled meanwhile
             continue
-        if isinstance(result, Exception):
-            future.set_exception(result)
+        if done.cancelled():
+            future.cancel()
+        elif (error := done.exception()) is not None:
+            future.set_exception(error)
         else:
-            future.set_result(result)
+            result = done.result()[index]
+            if isinstance(result, Exception):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
 
 
 async def _fetch_batch(

@@ -308,3 +308,17 @@ async def test_reads_asked_for_together_share_one_trip_and_keep_their_own_errors
     assert await db.fetch_value("SELECT 2") == 2
     assert await db.fetch_value("SELECT 3") == 3
     assert trips == [4, 1, 1]
+
+
+async def test_a_cancelled_read_leaves_the_others_of_its_trip_alone(store: Store) -> None:
+    db = store.db
+    first = asyncio.ensure_future(db.fetch_value("SELECT 1"))
+    gone = asyncio.ensure_future(db.fetch_value("SELECT 2"))
+    third = asyncio.ensure_future(db.fetch_value("SELECT 3"))
+    await asyncio.sleep(0)  # all three asked for in this turn: one trip
+    gone.cancel()
+    assert await first == 1
+    assert await third == 3
+    assert gone.cancelled()
+    # The reader still works afterwards.
+    assert await db.fetch_value("SELECT 4") == 4
