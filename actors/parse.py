@@ -4,7 +4,6 @@ URLs checked, HTML sanitised (SECURITY.md R8, R10)."""
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
 from fedserver.activitystreams import as_list, get_id
 from fedserver.db import RemoteActor
@@ -18,6 +17,7 @@ from fedserver.textlimits import (
     MAX_URL_CHARS,
     clean_text,
 )
+from fedserver.urlparts import is_http_url, netloc
 
 ACTOR_TYPES = frozenset({"Person", "Service", "Application", "Group", "Organization"})
 
@@ -25,10 +25,7 @@ ACTOR_TYPES = frozenset({"Person", "Service", "Application", "Group", "Organizat
 def http_url(value: Any) -> str | None:
     """An absolute http(s) URL, or None."""
     url = get_id(value)
-    if url is None or len(url) > MAX_URL_CHARS:
-        return None
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if url is None or len(url) > MAX_URL_CHARS or not is_http_url(url):
         return None
     return url
 
@@ -71,7 +68,7 @@ def parse_actor(document: dict[str, Any]) -> RemoteActor:
     return RemoteActor(
         uri=uri,
         username=username,
-        domain=urlsplit(uri).netloc.lower(),
+        domain=netloc(uri).lower(),
         actor_type=actor_type,
         url=http_url(document.get("url")),
         inbox=inbox,

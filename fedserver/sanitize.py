@@ -8,6 +8,10 @@ and the `class` names Mastodon uses for mentions, hashtags and invisible URL par
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import Any
+
 import nh3
 
 _TAGS = {
@@ -23,18 +27,27 @@ _CLASSES = {
 _URL_SCHEMES = {"http", "https", "mailto", "xmpp", "matrix", "gemini", "dat", "ipfs"}
 
 
+_OPTIONS: dict[str, Any] = {
+    "tags": _TAGS,
+    "attributes": _ATTRIBUTES,
+    "allowed_classes": _CLASSES,
+    "url_schemes": _URL_SCHEMES,
+    "link_rel": "nofollow noopener noreferrer",
+    "strip_comments": True,
+}
+# One ammonia builder made once: `nh3.clean` builds it again on every call from the
+# Python sets, about half its cost on a typical post (an nh3 without `Cleaner` gets the old call).
+_cleaner: Callable[[str], str] = (
+    nh3.Cleaner(**_OPTIONS).clean
+    if hasattr(nh3, "Cleaner")
+    else functools.partial(nh3.clean, **_OPTIONS)
+)
+
+
 def sanitize_html(html: str) -> str:
     """Clean untrusted HTML down to Mastodon's allow-list; links get rel=nofollow etc.
 
     >>> sanitize_html('<p onclick="x()">hi<script>alert(1)</script></p>')
     '<p>hi</p>'
     """
-    return nh3.clean(
-        html,
-        tags=_TAGS,
-        attributes=_ATTRIBUTES,
-        allowed_classes=_CLASSES,
-        url_schemes=_URL_SCHEMES,
-        link_rel="nofollow noopener noreferrer",
-        strip_comments=True,
-    )
+    return _cleaner(html)

@@ -8,17 +8,16 @@ deleted id never comes back (R9), and reply chains are followed within the budge
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from fedserver.db import AccountRow, NewAttachment, NewStatus, StatusRow
 from fedserver.errors import FedError, FetchError, InvalidActivity
 from fedserver.textlimits import MAX_MENTIONS
+from fedserver.urlparts import netloc
 from inbox.context import MAX_REPLY_DEPTH, InboxContext
 from inbox.objects import ParsedNote, parse_note, visibility_of
 
 
 def same_origin(first: str, second: str) -> bool:
-    return urlsplit(first).netloc.lower() == urlsplit(second).netloc.lower()
+    return netloc(first).lower() == netloc(second).lower()
 
 
 async def fetch_status(ctx: InboxContext, uri: str, *, depth: int = 0) -> StatusRow | None:
