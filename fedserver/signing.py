@@ -10,10 +10,16 @@ from collections.abc import Mapping
 
 from fedserver.http import SignatureScheme, Signer
 from fedserver.ids import Clock
-from fedserver.signatures import PrivateKey, sign_cavage, sign_rfc9421
+from fedserver.signatures import PrivateKey, digest_header, sign_cavage, sign_rfc9421
 
 
 def make_signer(key_id: str, private_key: PrivateKey, clock: Clock) -> Signer:
+    # The `Digest` of the last body signed, kept with that body: a fan-out signs the
+    # same bytes object for every inbox, so its SHA-256 is computed once, not per POST.
+    # Identity, not equality, decides (bytes are immutable, and holding the reference
+    # keeps its id from being reused); another body is digested afresh.
+    last: list[tuple[bytes, str]] = []
+
     def sign(
         method: str, url: str, headers: Mapping[str, str], body: bytes, scheme: SignatureScheme, /
     ) -> dict[str, str]:
@@ -21,8 +27,22 @@ def make_signer(key_id: str, private_key: PrivateKey, clock: Clock) -> Signer:
             return sign_rfc9421(
                 method, url, headers, body, key_id=key_id, private_key=private_key, now=clock()
             )
+        digest = None
+        if body:
+            if last and last[0][0] is body:
+                digest = last[0][1]
+            else:
+                digest = digest_header(body)
+                last[:] = [(body, digest)]
         return sign_cavage(
-            method, url, headers, body, key_id=key_id, private_key=private_key, now=clock()
+            method,
+            url,
+            headers,
+            body,
+            key_id=key_id,
+            private_key=private_key,
+            now=clock(),
+            digest=digest,
         )
 
     return sign

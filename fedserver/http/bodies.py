@@ -37,12 +37,16 @@ async def read_capped(response: ClientResponse, cap: int) -> bytes:
 
 async def read_prefix(response: ClientResponse, limit: int) -> bytes:
     """At most `limit` bytes of the body, for logs; stops reading there."""
-    prefix = bytearray()
-    while len(prefix) < limit:
-        chunk = await response.content.read(limit - len(prefix))
-        if not chunk:
-            break
-        prefix += chunk
+    content = response.content
+    if content.at_eof():  # an empty body (most inboxes answer 202 with none)
+        return b""
+    first = await content.read(limit)
+    if len(first) >= limit or content.at_eof():  # all of it in one read: the usual case
+        return first
+    prefix = bytearray(first)
+    while first and len(prefix) < limit:
+        first = await content.read(limit - len(prefix))
+        prefix += first
     return bytes(prefix)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -46,6 +47,13 @@ _GET_REDIRECTS = frozenset({301, 302, 303, 307, 308})
 # A POST is re-sent (and re-signed) on these; 303 means "GET something else", which
 # makes no sense for an inbox, so it is returned to the delivery queue as is.
 _POST_REDIRECTS = frozenset({301, 302, 307, 308})
+#: The headers of every delivery (Host, User-Agent and the signature's are added per hop).
+_POST_HEADERS: Mapping[str, str] = {
+    hdrs.CONTENT_TYPE: ACTIVITY_CONTENT_TYPE,
+    hdrs.ACCEPT: ACTIVITY_ACCEPT,
+}
+#: Start URLs kept parsed and checked (`HttpClient._start_url`).
+_TARGET_CACHE_SIZE = 4096
 
 
 class FetchStatusError(FetchError):
@@ -98,6 +106,23 @@ class _Exchange:
     url: URL  # where the final response came from
     written: str  # that URL as the caller or the Location header wrote it
     scheme: SignatureScheme | None
+    url_text: str  # str(url)
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """One hop's URL, checked by `check_url`, with what sending to it needs."""
+
+    url: URL
+    written: str  # as the caller or the Location header wrote it, fragment dropped
+    text: str  # str(url): what is signed
+    host: str
+    host_header: str
+
+    @classmethod
+    def of(cls, url: URL, written: str, policy: FetchPolicy) -> _Target:
+        check_url(url, policy)  # FetchRefused: no connection is made
+        return cls(url, written, str(url), url.host or "", url.host_port_subcomponent or "")
 
 
 class HttpClient:
@@ -121,6 +146,8 @@ class HttpClient:
         self._policy = policy
         self._schemes = SchemeMemory() if schemes is None else schemes
         self._clock = clock or _utc_now
+        self._targets: dict[str, _Target] = {}
+        self._post_timeouts: dict[float | None, ClientTimeout] = {}
         connector = TCPConnector(
             resolver=GuardedResolver(policy, resolver),
             limit=policy.max_connections,
@@ -253,38 +280,60 @@ class HttpClient:
         `connect_timeout` bounds opening a new connection (a blackholed host then fails
         in that time, not the whole deadline); a pooled connection is reused when one is
         idle. Raises FetchRefused (policy) and FetchError (connection failure, timeout).
+
+        This is the fan-out's hot path (once per inbox): one deadline covers the request
+        and the read of the answer's first bytes, and aiohttp gets no deadline timer of
+        its own (`_post_timeout`): the total deadline is ours.
         """
-        headers: dict[str, str] = {
-            hdrs.CONTENT_TYPE: ACTIVITY_CONTENT_TYPE,
-            hdrs.ACCEPT: ACTIVITY_ACCEPT,
-        }
-        limits = None
-        if connect_timeout is not None:
-            limits = ClientTimeout(total=self._policy.timeout_seconds, sock_connect=connect_timeout)
-        deadline = self._deadline_at()
-        async with self._deadline("POST", url, deadline):
-            exchange = await self._exchange(
-                "POST", url, headers, body, signer, client_timeout=limits
-            )
-        response = exchange.response
+        response: ClientResponse | None = None
+        prefix = b""
         try:
-            # The status is in; a body that stalls or breaks only shortens the log line.
-            prefix = b""
-            try:
-                async with asyncio.timeout_at(deadline):
+            async with asyncio.timeout_at(self._deadline_at()):
+                exchange = await self._exchange(
+                    "POST",
+                    url,
+                    _POST_HEADERS,
+                    body,
+                    signer,
+                    client_timeout=self._post_timeout(connect_timeout),
+                )
+                response = exchange.response
+                # The status is in; a body that breaks only shortens the log line.
+                with contextlib.suppress(ClientError):
                     prefix = await read_prefix(response, DELIVERY_BODY_PREFIX_BYTES)
-            except (TimeoutError, ClientError):
-                pass
+        except ClientError as exc:  # before TimeoutError: a connect timeout is both
+            raise _client_failure("POST", url, exc) from exc
+        except TimeoutError:
+            if response is None:
+                raise self._timed_out("POST", url) from None
+            # The deadline passed while reading the body: the status stands.
         finally:
-            response.release()
+            if response is not None:
+                response.release()
         assert exchange.scheme is not None  # post_activity always signs
+        retry_after = response.headers.get(hdrs.RETRY_AFTER)
         return DeliveryResult(
             status=response.status,
-            retry_after=parse_retry_after(response.headers.get(hdrs.RETRY_AFTER), self._clock()),
-            body_prefix=prefix.decode("utf-8", errors="replace"),
-            url=str(exchange.url),
+            retry_after=None
+            if retry_after is None
+            else parse_retry_after(retry_after, self._clock()),
+            body_prefix=prefix.decode("utf-8", errors="replace") if prefix else "",
+            url=exchange.url_text,
             scheme=exchange.scheme,
         )
+
+    def _post_timeout(self, connect_timeout: float | None) -> ClientTimeout:
+        """aiohttp's timeouts for a POST: no total (the caller's deadline is the total,
+        so aiohttp need not arm a second timer per request), `sock_connect` as asked."""
+        limits = self._post_timeouts.get(connect_timeout)
+        if limits is None:
+            limits = ClientTimeout(total=None, sock_connect=connect_timeout)
+            if len(self._post_timeouts) < 16:
+                self._post_timeouts[connect_timeout] = limits
+        return limits
+
+    def _timed_out(self, method: str, url: str) -> FetchError:
+        return FetchError(f"{method} {url} timed out after {self._policy.timeout_seconds:g} s")
 
     def _deadline_at(self) -> float:
         return asyncio.get_running_loop().time() + self._policy.timeout_seconds
@@ -299,11 +348,9 @@ class HttpClient:
             async with asyncio.timeout_at(self._deadline_at() if deadline is None else deadline):
                 yield
         except ClientError as exc:  # before TimeoutError: a connect timeout is both
-            detail = str(exc) or type(exc).__name__
-            raise FetchError(f"{method} {url} failed: {detail}") from exc
+            raise _client_failure(method, url, exc) from exc
         except TimeoutError:
-            seconds = self._policy.timeout_seconds
-            raise FetchError(f"{method} {url} timed out after {seconds:g} s") from None
+            raise self._timed_out(method, url) from None
 
     async def _exchange(
         self,
@@ -317,15 +364,11 @@ class HttpClient:
         client_timeout: ClientTimeout | None = None,
     ) -> _Exchange:
         """Send, following redirects; with RFC 9421 first, knock again with cavage."""
-        written = url.split("#", 1)[0]
-        try:
-            start = URL(written)
-        except ValueError:
-            raise FetchRefused(f"refused: {url!r} is not a valid URL") from None
-        host = start.host or ""
+        start = self._start_url(url)
+        host = start.host
         scheme = None if signer is None else self._schemes.scheme_for(host)
         exchange = await self._follow(
-            method, start, written, headers, body, signer, scheme, same_host, client_timeout
+            method, start, headers, body, signer, scheme, same_host, client_timeout
         )
         if scheme != "rfc9421":
             return exchange
@@ -334,17 +377,34 @@ class HttpClient:
             exchange.response.release()
             self._schemes.rfc9421_rejected(host)
             return await self._follow(
-                method, start, written, headers, body, signer, "cavage", same_host, client_timeout
+                method, start, headers, body, signer, "cavage", same_host, client_timeout
             )
         if 200 <= status < 300:
             self._schemes.rfc9421_accepted(host)
         return exchange
 
+    def _start_url(self, url: str) -> _Target:
+        """`url` parsed and passed by `check_url`, from a bounded cache: a fan-out sends
+        to the same inboxes post after post. `check_url` is pure (the URL and this
+        client's policy), so its verdict holds for the string; the addresses are still
+        checked at connect time, and every redirect hop is checked anew."""
+        target = self._targets.get(url)
+        if target is None:
+            written = url.split("#", 1)[0]
+            try:
+                parsed = URL(written)
+            except ValueError:
+                raise FetchRefused(f"refused: {url!r} is not a valid URL") from None
+            target = _Target.of(parsed, written, self._policy)
+            if len(self._targets) >= _TARGET_CACHE_SIZE:
+                del self._targets[next(iter(self._targets))]  # the oldest first
+            self._targets[url] = target
+        return target
+
     async def _follow(
         self,
         method: str,
-        url: URL,
-        written: str,
+        start: _Target,
         headers: Mapping[str, str],
         body: bytes,
         signer: Signer | None,
@@ -355,37 +415,41 @@ class HttpClient:
         """Send and follow at most `max_redirects` redirects, checking and signing each
         hop (Fedify CVE-2026-77632: a redirect to loopback; Akkoma 2025.10: re-sign)."""
         redirects = _POST_REDIRECTS if method == "POST" else _GET_REDIRECTS
-        for hop in range(self._policy.max_redirects + 1):
-            check_url(url, self._policy)
+        policy = self._policy
+        timeout = self._session.timeout if client_timeout is None else client_timeout
+        data = body if method == "POST" else None
+        target = start  # checked by `_start_url`; every later hop by `_Target.of`
+        for hop in range(policy.max_redirects + 1):
             to_send = dict(headers)
-            to_send[hdrs.HOST] = url.host_port_subcomponent or ""
-            to_send[hdrs.USER_AGENT] = self._policy.user_agent
+            to_send[hdrs.HOST] = target.host_header
+            to_send[hdrs.USER_AGENT] = policy.user_agent
             if signer is not None and scheme is not None:
-                to_send.update(signer(method, str(url), dict(to_send), body, scheme))
+                to_send.update(signer(method, target.text, to_send, body, scheme))
             response = await self._session.request(
                 method,
-                url,
+                target.url,
                 headers=to_send,
-                data=body if method == "POST" else None,
+                data=data,
                 allow_redirects=False,
-                timeout=self._session.timeout if client_timeout is None else client_timeout,
+                timeout=timeout,
             )
             if response.status not in redirects:
-                return _Exchange(response, url, written, scheme)
+                return _Exchange(response, target.url, target.written, scheme, target.text)
             location = response.headers.get(hdrs.LOCATION)
             response.release()
-            target, written = _redirect_target(method, url, response.status, location)
-            if hop == self._policy.max_redirects:
+            url = target.url
+            next_url, written = _redirect_target(method, url, response.status, location)
+            if hop == policy.max_redirects:
                 raise FetchRefused(
-                    f"refused: more than {self._policy.max_redirects} redirects "
-                    f"(the next would go to {target})"
+                    f"refused: more than {policy.max_redirects} redirects "
+                    f"(the next would go to {next_url})"
                 )
-            if same_host and target.host != url.host:
+            if same_host and next_url.host != url.host:
                 raise FetchRefused(
-                    f"refused: {url} redirects to another host ({target.host}); "
+                    f"refused: {url} redirects to another host ({next_url.host}); "
                     "a document must come from the host it was requested from"
                 )
-            url = target
+            target = _Target.of(next_url, written, policy)
         raise AssertionError("unreachable: the loop returns or raises")
 
     async def _read_document(
@@ -423,6 +487,11 @@ def _redirect_target(method: str, url: URL, status: int, location: str | None) -
     except ValueError:
         raise FetchError(f"{method} {url} redirects to an invalid URL {location!r}") from None
     return target, written if relative.absolute else str(target)
+
+
+def _client_failure(method: str, url: str, exc: ClientError) -> FetchError:
+    detail = str(exc) or type(exc).__name__
+    return FetchError(f"{method} {url} failed: {detail}")
 
 
 def _utc_now() -> datetime:

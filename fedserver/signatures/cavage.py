@@ -22,9 +22,9 @@ The rules are Mastodon's (`app/lib/signed_request.rb`), tightened by SECURITY.md
 
 from __future__ import annotations
 
-import base64
 import binascii
 import functools
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -386,6 +386,32 @@ def algorithms_for(declared: str | None, key: PublicKey | PrivateKey) -> tuple[A
     return (default_algorithm(key),)
 
 
+#: The last HTTP date formatted, by second: a fan-out signs hundreds of requests in the
+#: same second, and `format_datetime` costs more than the rest of the headers.
+_date_cache: tuple[int, str] = (-1, "")
+
+
+def _signing_date(now: datetime) -> str:
+    """`format_http_date(now)`, formatted once per second."""
+    global _date_cache
+    if now.tzinfo is None:
+        raise ValueError("datetime must be timezone-aware")
+    second = math.floor(now.timestamp())
+    cached_second, text = _date_cache
+    if second != cached_second:
+        text = format_http_date(now)
+        _date_cache = (second, text)
+    return text
+
+
+@functools.lru_cache(maxsize=4096)
+def _signing_target(url: str) -> tuple[str, str]:
+    """`(host, path_with_query)` of `split_url(url)`: cached, since a fan-out signs for the
+    same inboxes post after post (raises ValueError, not cached, as split_url does)."""
+    _, host, target = split_url(url)
+    return host, target
+
+
 def sign_cavage(
     method: str,
     url: str,
@@ -397,6 +423,7 @@ def sign_cavage(
     now: datetime,
     digest_on_get: bool = False,
     extra_signed: Sequence[str] = (),
+    digest: str | None = None,
 ) -> dict[str, str]:
     """Sign a request with the profile every peer accepts (PEERS.md).
 
@@ -408,6 +435,12 @@ def sign_cavage(
     are read from it. Returns `Date`, `Host`, `Digest` (when signed) and
     `Signature`: merge them over `headers`.
 
+    `digest` is the `Digest` value of `body` when the caller has it already
+    (`digest_header(body)`, computed once for every inbox of a fan-out); it is taken
+    as given, so it must be of this very body (a wrong one makes the receiver refuse
+    the request). None computes it here.
+
+    >>> from datetime import UTC
     >>> from fedserver.signatures.keys import generate_rsa_key
     >>> out = sign_cavage("POST", "https://b.example/inbox", {}, b"{}",
     ...     key_id="https://a.example/actor#main-key", private_key=generate_rsa_key(),
@@ -419,28 +452,34 @@ def sign_cavage(
         raise ValueError(f"key id {key_id!r} cannot be quoted")
     if isinstance(private_key, ec.EllipticCurvePrivateKey):
         raise ValueError("draft-cavage signing with an EC key is not supported")
-    _, host, target = split_url(url)
-    out = {"Date": format_http_date(now), "Host": host}
+    host, target = _signing_target(url)
+    date = _signing_date(now)
+    out = {"Date": date, "Host": host}
     values = {
         "(request-target)": f"{method.lower()} {target}",
         "host": host,
-        "date": out["Date"],
+        "date": date,
     }
     if method.upper() in BODY_METHODS or body or digest_on_get:
-        out["Digest"] = values["digest"] = digest_header(body or b"")
-    lookup = {name.lower(): value for name, value in headers.items()}
-    for name in extra_signed:
-        lowered = name.lower()
-        if lowered not in values:
-            if lowered not in lookup:
-                raise ValueError(f"header {name!r} to sign is not in headers")
-            values[lowered] = lookup[lowered]
-    text = "\n".join(f"{name}: {value}" for name, value in values.items())
+        if digest is None:
+            digest = digest_header(body or b"")
+        elif "\n" in digest or "\r" in digest:
+            raise ValueError(f"digest {digest!r} is not a header value")
+        out["Digest"] = values["digest"] = digest
+    if extra_signed:
+        lookup = {name.lower(): value for name, value in headers.items()}
+        for name in extra_signed:
+            lowered = name.lower()
+            if lowered not in values:
+                if lowered not in lookup:
+                    raise ValueError(f"header {name!r} to sign is not in headers")
+                values[lowered] = lookup[lowered]
+    text = "\n".join([f"{name}: {value}" for name, value in values.items()])
     signature = sign_bytes(default_algorithm(private_key), private_key, text.encode())
     algorithm = "rsa-sha256" if isinstance(private_key, rsa.RSAPrivateKey) else "hs2019"
     out["Signature"] = (
         f'keyId="{key_id}",algorithm="{algorithm}",'
         f'headers="{" ".join(values)}",'
-        f'signature="{base64.b64encode(signature).decode("ascii")}"'
+        f'signature="{binascii.b2a_base64(signature, newline=False).decode("ascii")}"'
     )
     return out
