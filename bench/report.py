@@ -172,6 +172,8 @@ def append_results(
 ) -> None:
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     header = "" if RESULTS.exists() else RESULTS_HEADER
+    if not header and not RESULTS.read_text().endswith("\n\n"):
+        header = "\n"  # a blank line before the heading, whatever the file ended with
     section = [f"## {stamp} · {commit()} · {mode}", "", f"{facts}. Run took {seconds:.0f} s."]
     if note:
         section += ["", note]
