@@ -22,6 +22,7 @@ from aiohttp.log import access_logger
 
 from actors.service import create_user, existing_user
 from fedserver import __version__, cli_federation
+from fedserver.accesslog import AccessLog
 from fedserver.app import create_app, retention_policy
 from fedserver.config import Config, ConfigError, EventLoop, config_path_from, load_config
 from fedserver.db import PruneReport, Store
@@ -256,6 +257,7 @@ def serve(config: Config) -> int:
             print=None,
             # None turns aiohttp's access log off (`server.access_log = false`).
             access_log=access_logger if config.server.access_log else None,
+            access_log_class=AccessLog,
         )
     except OSError as exc:
         raise CommandError(f"cannot listen on {listen}: {exc.strerror}") from None

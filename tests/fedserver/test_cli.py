@@ -12,6 +12,7 @@ import pytest
 from aiohttp.log import access_logger
 
 import fedserver.migrations
+from fedserver.accesslog import AccessLog
 from fedserver.cli import main
 from fedserver.config import load_config
 from fedserver.db import LocalUser, Store
@@ -356,6 +357,7 @@ def test_serve_turns_the_access_log_off_when_configured(
     assert code == 0, err
     [kwargs] = calls
     assert kwargs["access_log"] is expected
+    assert kwargs["access_log_class"] is AccessLog
 
 
 def test_event_loop_choice() -> None:
