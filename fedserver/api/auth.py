@@ -43,13 +43,11 @@ async def authorization(request: web.Request) -> Authorization | None:
     scheme, _, value = header.partition(" ")
     if scheme.lower() != "bearer" or not value.strip():
         raise TokenInvalid("The access token is invalid")
-    store = request.app[store_key]
-    token = await store.oauth.token(value.strip())
-    if token is None:
+    token_and_user = await request.app[store_key].oauth.token_and_user(value.strip())
+    if token_and_user is None:
         raise TokenInvalid("The access token is invalid")
-    user = None
+    token, user = token_and_user
     if token.user_id is not None:
-        user = await store.accounts.local_user_by_id(token.user_id)
         if user is None or user.account.is_deleted:
             raise TokenInvalid("The access token is invalid")
         if not user.user.approved:

@@ -18,10 +18,14 @@ from fedserver.db.rows import (
 from fedserver.errors import Conflict
 from fedserver.ids import isoformat, parse_isoformat
 
-_LOCAL_USER_SELECT = """
-    SELECT a.*, u.id AS user_id, u.account_id, u.email, u.password_hash, u.is_admin, u.approved,
-           u.created_at AS user_created_at, u.default_visibility, u.default_sensitive,
-           u.default_language, u.sign_up_reason
+#: The columns `local_user_from_row` reads, from `accounts a` and `users u`.
+LOCAL_USER_COLUMNS = """
+    a.*, u.id AS user_id, u.account_id, u.email, u.password_hash, u.is_admin, u.approved,
+    u.created_at AS user_created_at, u.default_visibility, u.default_sensitive,
+    u.default_language, u.sign_up_reason
+"""
+_LOCAL_USER_SELECT = f"""
+    SELECT {LOCAL_USER_COLUMNS}
     FROM accounts a JOIN users u ON u.account_id = a.id
 """
 
@@ -36,23 +40,23 @@ class Accounts:
             _LOCAL_USER_SELECT + " WHERE lower(a.username) = lower(?) AND a.domain IS NULL",
             (username,),
         )
-        return None if row is None else _local_user(row)
+        return None if row is None else local_user_from_row(row)
 
     async def local_user_by_id(self, user_id: int) -> LocalUser | None:
         row = await self._db.fetch_one(_LOCAL_USER_SELECT + " WHERE u.id = ?", (user_id,))
-        return None if row is None else _local_user(row)
+        return None if row is None else local_user_from_row(row)
 
     async def local_user_by_email(self, email: str) -> LocalUser | None:
         row = await self._db.fetch_one(
             _LOCAL_USER_SELECT + " WHERE lower(u.email) = lower(?)", (email,)
         )
-        return None if row is None else _local_user(row)
+        return None if row is None else local_user_from_row(row)
 
     async def local_users(self) -> list[LocalUser]:
         rows = await self._db.fetch_all(
             _LOCAL_USER_SELECT + " WHERE a.domain IS NULL ORDER BY a.username"
         )
-        return [_local_user(row) for row in rows]
+        return [local_user_from_row(row) for row in rows]
 
     async def by_id(self, account_id: int) -> AccountRow | None:
         row = await self._db.fetch_one("SELECT * FROM accounts WHERE id = ?", (account_id,))
@@ -235,7 +239,7 @@ class Accounts:
             _LOCAL_USER_SELECT + " WHERE u.is_admin = 1 AND a.deleted_at IS NULL"
             " AND a.domain IS NULL ORDER BY u.id LIMIT 1"
         )
-        return None if row is None else _local_user(row)
+        return None if row is None else local_user_from_row(row)
 
     async def search(
         self,
@@ -355,7 +359,7 @@ class Accounts:
         )
 
 
-def _local_user(row: object) -> LocalUser:
+def local_user_from_row(row: object) -> LocalUser:
     return LocalUser(account=AccountRow.from_row(row), user=UserRow.from_row(row))
 
 

@@ -8,7 +8,9 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
+from fedserver.db.accounts import LOCAL_USER_COLUMNS, local_user_from_row
 from fedserver.db.database import Database, Row
+from fedserver.db.rows import LocalUser
 from fedserver.ids import isoformat, parse_isoformat
 
 
@@ -201,6 +203,35 @@ class OAuth:
             (secret_hash(token),),
         )
         return None if row is None else _token(row)
+
+    async def token_and_user(self, token: str) -> tuple[OAuthToken, LocalUser | None] | None:
+        """`token` and its user in one query (every authenticated API request asks for
+        both): None when the token is unknown or revoked; the user is None for an app's
+        own token, and also when the token's user is gone (the caller refuses that)."""
+        row = await self._db.fetch_one(
+            f"""
+            SELECT t.id AS token_id, t.app_id AS token_app_id, t.user_id AS token_user_id,
+                   t.scopes AS token_scopes, t.created_at AS token_created_at,
+                   t.revoked_at AS token_revoked_at, {LOCAL_USER_COLUMNS}
+            FROM oauth_tokens t
+              LEFT JOIN users u ON u.id = t.user_id
+              LEFT JOIN accounts a ON a.id = u.account_id
+            WHERE t.token_hash = ? AND t.revoked_at IS NULL
+            """,
+            (secret_hash(token),),
+        )
+        if row is None:
+            return None
+        found = OAuthToken(
+            id=row["token_id"],
+            app_id=row["token_app_id"],
+            user_id=row["token_user_id"],
+            scopes=row["token_scopes"],
+            created_at=parse_isoformat(row["token_created_at"]),
+            revoked_at=None,
+        )
+        user = None if row["user_id"] is None or row["id"] is None else local_user_from_row(row)
+        return found, user
 
     async def revoke_token(self, token: str, app_id: int, now: datetime) -> bool:
         async with self._db.transaction() as tx:

@@ -1088,3 +1088,37 @@ async def test_token_created_at_follows_the_clock(app_client: Client, clock: Fro
 
     created = (await response.json())["created_at"]
     assert datetime.fromtimestamp(created, clock.now.tzinfo) == clock.now
+
+
+async def test_a_token_stops_working_when_its_user_is_deleted_or_it_is_revoked(
+    app_client: Client, make_user: Any, make_token: Any
+) -> None:
+    """The token and its user are read in one query (`OAuth.token_and_user`); each way a
+    token can go bad still answers 401."""
+    store = app_client.app[store_key]
+    now = app_client.app[clock_key]()
+    alice = await make_user("alice")
+    bob = await make_user("bob")
+    alice_token = await make_token(alice, "read")
+    bob_token = await make_token(bob, "read")
+
+    async def credentials(token: str) -> int:
+        response = await app_client.get(
+            "/api/v1/accounts/verify_credentials", headers={"Authorization": f"Bearer {token}"}
+        )
+        if response.status == 200:
+            assert (await response.json())["username"] in ("alice", "bob")
+        return response.status
+
+    assert await credentials(alice_token) == 200
+    assert await credentials(bob_token) == 200
+    assert await credentials("not-a-token") == 401
+    await store.accounts.mark_deleted(alice.account.id, now)
+    assert await credentials(alice_token) == 401
+    assert await credentials(bob_token) == 200
+    found = await store.oauth.token_and_user(bob_token)
+    assert found is not None
+    token, user = found
+    assert user is not None
+    assert user.account.id == bob.account.id
+    assert token.user_id == bob.user.id
