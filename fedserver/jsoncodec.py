@@ -22,22 +22,40 @@ except ImportError:  # pragma: no cover
 ACCELERATED = orjson is not None
 
 
+class NotUtf8(ValueError):
+    """The bytes are not UTF-8 (the message says where)."""
+
+
+class TooDeep(ValueError):
+    """Nested deeper than the parser goes (SECURITY.md R8)."""
+
+
 def loads(data: bytes) -> Any:
-    """A JSON value from strict UTF-8 bytes; ValueError, with the reason, for anything else."""
+    """A JSON value from strict UTF-8 bytes; ValueError, with the reason, for anything
+    else (NotUtf8 and TooDeep for those two reasons, whichever parser ran)."""
     if orjson is not None:
         try:
             return orjson.loads(data)
         except orjson.JSONDecodeError as exc:
+            # Only on the error path: say why in the same terms as the standard library.
+            # orjson's own message for nesting is "depth limit exceeded".
+            _check_utf8(data)
+            if "depth limit" in str(exc):
+                raise TooDeep("nested too deeply") from None
             raise ValueError(str(exc)) from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
+    text = _check_utf8(data)
     try:
         return json.loads(text, parse_constant=_reject_constant)
     except RecursionError:
         # Not a ValueError by itself: deep nesting would escape `except ValueError`.
-        raise ValueError("nested too deeply") from None
+        raise TooDeep("nested too deeply") from None
+
+
+def _check_utf8(data: bytes) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise NotUtf8(f"not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
 
 
 def dumps(value: Any) -> str:

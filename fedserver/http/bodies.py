@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
 from aiohttp import ClientResponse
 
+from fedserver import jsoncodec
 from fedserver.errors import FetchError
 
 _CHUNK = 64 * 1024
@@ -50,22 +50,14 @@ async def read_prefix(response: ClientResponse, limit: int) -> bytes:
     return bytes(prefix)
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
 def parse_json_object(body: bytes, url: str) -> dict[str, Any]:
-    """Strict UTF-8 JSON whose top level is an object, or FetchError saying why."""
+    """Strict UTF-8 JSON whose top level is an object, or FetchError saying why
+    (`fedserver.jsoncodec.loads`: no BOM, NaN or Infinity; deep nesting refused)."""
     try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise FetchError(
-            f"document from {url} is not valid UTF-8 ({exc.reason} at byte {exc.start})"
-        ) from None
-    try:
-        value = json.loads(text, parse_constant=_reject_constant)
-    except RecursionError:
-        # Not a ValueError: deep nesting escapes `except ValueError` (SECURITY.md R8).
+        value = jsoncodec.loads(body)
+    except jsoncodec.NotUtf8 as exc:
+        raise FetchError(f"document from {url} is {exc}") from None
+    except jsoncodec.TooDeep:
         raise FetchError(f"document from {url} is nested too deeply") from None
     except ValueError as exc:
         raise FetchError(f"document from {url} is not valid JSON: {exc}") from None

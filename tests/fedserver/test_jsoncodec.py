@@ -54,3 +54,22 @@ def test_hostile_documents_are_value_errors(codec: str, body: bytes) -> None:
     with pytest.raises(ValueError, match=r".") as caught:
         jsoncodec.loads(body)
     assert str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("body", "refusal"),
+    [
+        (b'{"a": "\xff"}', jsoncodec.NotUtf8),
+        (b"[" * 5000 + b"]" * 5000, jsoncodec.TooDeep),
+        (b'{"a": NaN}', ValueError),
+    ],
+)
+def test_the_reason_is_the_same_on_both_paths(
+    codec: str, body: bytes, refusal: type[ValueError]
+) -> None:
+    """Callers tell their peers why (fedserver/http/bodies.py): the kind of refusal does
+    not depend on which parser ran."""
+    with pytest.raises(refusal) as caught:
+        jsoncodec.loads(body)
+    if refusal is ValueError:
+        assert not isinstance(caught.value, jsoncodec.NotUtf8 | jsoncodec.TooDeep)
