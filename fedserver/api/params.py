@@ -7,12 +7,12 @@ unknown fields ignored. Body values take precedence over the query string.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web
 from multidict import MultiDict, MultiMapping
 
+from fedserver import jsoncodec
 from fedserver.errors import BadRequest, UnprocessableEntity
 
 _TRUE = {"true", "1", "on", "yes", "t"}
@@ -32,8 +32,8 @@ class Params:
                 raw = await request.read()
                 if raw.strip():
                     try:
-                        parsed = json.loads(raw)
-                    except (ValueError, RecursionError):
+                        parsed = jsoncodec.loads(raw)
+                    except ValueError:
                         raise BadRequest("the body is not valid JSON") from None
                     if not isinstance(parsed, dict):
                         raise BadRequest("the JSON body must be an object")

@@ -311,3 +311,30 @@ async def test_boosting_ones_own_followers_only_post_stays_followers_only(
     assert announce["to"] == ["http://local.test/users/alice/followers"]
     assert announce["cc"] == []
     assert "https://www.w3.org/ns/activitystreams#Public" not in str(announce)
+
+
+async def test_hostile_json_bodies_are_refused_and_nothing_is_posted(
+    app_client: Client, make_user: CreateUser, make_token: MakeToken
+) -> None:
+    """A JSON body that is not strict JSON (deep nesting, NaN, a BOM, not UTF-8) is a 400
+    with a JSON error, and no status is stored (SECURITY.md R8)."""
+    alice = await make_user("alice")
+    token = await make_token(alice)
+    bodies = [
+        b'{"status": ' + b"[" * 50_000 + b"]" * 50_000 + b"}",
+        b'{"status": "x", "visibility": NaN}',
+        b'\xef\xbb\xbf{"status": "x"}',
+        b'{"status": "\xff"}',
+    ]
+    for body in bodies:
+        response = await app_client.post(
+            "/api/v1/statuses",
+            data=body,
+            headers={**auth(token), "Content-Type": "application/json"},
+        )
+        assert response.status == 400, body[:40]
+        assert (await response.json())["error"] == "the body is not valid JSON"
+    statuses = await app_client.get(
+        f"/api/v1/accounts/{alice.account.id}/statuses", headers=auth(token)
+    )
+    assert await statuses.json() == []
