@@ -35,7 +35,8 @@ MAX_ATTEMPTS = 8
 BATCH = 50
 IDLE_POLL_SECONDS = 1.0
 #: Envelopes parsed by the inbox view, kept for the worker so it need not parse the stored
-#: body again (about 1 KiB of objects each; beyond this many, the worker parses).
+#: body again (about 1 KiB of objects each; beyond this many, the oldest are dropped and
+#: the worker parses those bodies itself).
 MAX_PARSED = 2048
 #: Before a round that is not full, how long the worker lets more items arrive: a round
 #: costs about ten trips to the database whatever its size, so under load it should
@@ -73,8 +74,11 @@ class InboxWorker:
     def received(self, item_id: int, envelope: Envelope) -> None:
         """Item `item_id` was stored, and this is its body parsed: process it soon, from
         this parse (the document is only read from here on)."""
-        if len(self._parsed) < MAX_PARSED:
-            self._parsed[item_id] = envelope
+        if len(self._parsed) >= MAX_PARSED:
+            # The oldest goes: an item the worker took before this call (it can, while
+            # the view awaited the commit) is never popped by it, and must not stay.
+            del self._parsed[next(iter(self._parsed))]
+        self._parsed[item_id] = envelope
         self._wake.set()
 
     async def run_once(self, *, gather: float = 0.0) -> int:

@@ -232,3 +232,22 @@ async def test_concurrent_enqueues_share_a_statement_and_keep_their_answers(
     # Activity 0 was stored before; 1-4 each once, by the first of their callers.
     assert answers == [False, True, True, True, True] + [False] * 7
     assert await store.inbox.count() == 5
+
+
+async def test_parsed_envelopes_kept_for_the_worker_stay_bounded(app_client: Client) -> None:
+    """Envelopes handed over by the view for items the worker had already taken are never
+    popped by it: the oldest make room, so the newest are always kept."""
+    from fedserver.appkeys import inbox_worker_key
+    from inbox.parse import Envelope
+    from inbox.worker import MAX_PARSED
+
+    worker = app_client.app[inbox_worker_key]
+    for item_id in range(MAX_PARSED + 100):
+        envelope = Envelope(
+            id=f"https://a.example/{item_id}", type="Like", actor="https://a.example/u", document={}
+        )
+        worker.received(item_id, envelope)
+    parsed = worker._parsed
+    assert len(parsed) == MAX_PARSED
+    assert MAX_PARSED + 99 in parsed
+    assert 0 not in parsed
