@@ -135,8 +135,12 @@ class InboxWorker:
                 raise
             except Exception:
                 log.exception("inbox worker round failed; continuing")
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancel that
+            # arrives as the wake-up completes (CPython gh-86296), and a server stopping
+            # just as an activity came in would wait for this loop forever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), IDLE_POLL_SECONDS)
+                async with asyncio.timeout(IDLE_POLL_SECONDS):
+                    await self._wake.wait()
             self._wake.clear()
 
     async def _process(self, item: InboxItem) -> tuple[str, str | None] | None:

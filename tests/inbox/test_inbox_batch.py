@@ -10,6 +10,7 @@ notifications.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -251,3 +252,20 @@ async def test_parsed_envelopes_kept_for_the_worker_stay_bounded(app_client: Cli
     assert len(parsed) == MAX_PARSED
     assert MAX_PARSED + 99 in parsed
     assert 0 not in parsed
+
+
+async def test_the_worker_stops_when_cancelled_just_as_it_is_woken(app_client: Client) -> None:
+    """A server stopping as an activity arrives: the cancel must not be lost in the
+    wake-up (Python 3.11's wait_for could swallow it, and the shutdown waited forever)."""
+    from fedserver.appkeys import inbox_worker_key
+
+    worker = app_client.app[inbox_worker_key]
+    for _ in range(20):
+        task = asyncio.create_task(worker.run_forever())
+        await asyncio.sleep(0.01)  # idle, waiting to be woken
+        worker.wake()
+        task.cancel()
+        async with asyncio.timeout(5):  # a lost cancel would loop forever
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        assert task.cancelled()
